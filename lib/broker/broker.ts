@@ -1,0 +1,166 @@
+/**
+ * The broker's state that outlives connections: virtual hosts, users and
+ * permissions, and their persistence in the data dir's definitions file.
+ *
+ * On the first start (no definitions file) it creates the default vhost and
+ * user from the configuration, as RabbitMQ does; on every start it then
+ * ensures the vhosts and users the YAML configuration lists. Protocol code
+ * lives in lib/server/ and calls in here; nothing here knows about sockets.
+ */
+import { isIP } from 'node:net';
+import { checkPassword, hashPassword, DEFAULT_HASHING_ALGORITHM } from '../auth/password-hash.js';
+import type { HashingAlgorithm } from '../auth/password-hash.js';
+import { UserRegistry } from '../auth/users.js';
+import type { AuthResult } from '../auth/users.js';
+import type { BrokerConfig, ConfigUser } from '../config/options.js';
+import type { Logger } from '../log.js';
+import { DefinitionsStore, emptyDefinitions } from '../store/definitions-store.js';
+import type { Definitions } from '../store/definitions-store.js';
+import { serverProperties, WARREN_VERSION } from '../server/server-properties.js';
+import type { FieldTable } from '../amqp/field-table.js';
+import { VirtualHost } from './vhost.js';
+
+export type VhostAccess = 'ok' | 'no-vhost' | 'refused';
+
+const FULL_ACCESS = '.*';
+
+export class Broker {
+  readonly config: BrokerConfig;
+  readonly logger: Logger;
+  readonly users = new UserRegistry();
+  readonly vhosts = new Map<string, VirtualHost>();
+  readonly serverProperties: FieldTable;
+  private readonly store: DefinitionsStore;
+
+  private constructor(config: BrokerConfig, logger: Logger) {
+    this.config = config;
+    this.logger = logger;
+    this.store = new DefinitionsStore(config.dataDir);
+    this.serverProperties = serverProperties('warren');
+  }
+
+  /** Load the definitions from the data dir (creating the defaults on first start). */
+  static async open(config: BrokerConfig, logger: Logger): Promise<Broker> {
+    const broker = new Broker(config, logger);
+    await broker.loadDefinitions();
+    return broker;
+  }
+
+  private async loadDefinitions(): Promise<void> {
+    const stored = this.store.load();
+    let changed = false;
+    if (stored) {
+      this.applyDefinitions(stored);
+    } else {
+      const { defaultVhost, defaultUser, defaultPass, defaultUserTags } = this.config;
+      this.logger.info({ vhost: defaultVhost, user: defaultUser }, 'first start: creating the default vhost and user');
+      this.vhosts.set(defaultVhost, new VirtualHost(defaultVhost));
+      this.users.add(defaultUser, defaultPass, defaultUserTags);
+      this.users.setPermissions({ user: defaultUser, vhost: defaultVhost, configure: FULL_ACCESS, write: FULL_ACCESS, read: FULL_ACCESS });
+      changed = true;
+    }
+    for (const name of this.config.vhosts) {
+      if (!this.vhosts.has(name)) {
+        this.vhosts.set(name, new VirtualHost(name));
+        changed = true;
+      }
+    }
+    for (const u of this.config.users) changed = this.ensureConfigUser(u) || changed;
+    if (changed) await this.persist();
+  }
+
+  /** Create or update a user the YAML file lists; true when anything changed. */
+  private ensureConfigUser(u: ConfigUser): boolean {
+    let changed = false;
+    const existing = this.users.get(u.name);
+    if (!existing) {
+      this.users.add(u.name, u.password ?? null, u.tags ?? []);
+      changed = true;
+    } else if (u.tags && u.tags.join(',') !== existing.tags.join(',')) {
+      this.users.setTags(u.name, u.tags);
+      changed = true;
+    }
+    const user = this.users.get(u.name)!;
+    if (u.passwordHash !== undefined && u.passwordHash !== user.passwordHash) {
+      this.users.put({ ...user, passwordHash: u.passwordHash, hashingAlgorithm: DEFAULT_HASHING_ALGORITHM });
+      changed = true;
+    } else if (u.password !== undefined && !checkPassword(u.password, user.passwordHash, user.hashingAlgorithm)) {
+      this.users.changePassword(u.name, u.password);
+      changed = true;
+    }
+    for (const p of u.permissions ?? []) {
+      if (!this.vhosts.has(p.vhost)) {
+        this.vhosts.set(p.vhost, new VirtualHost(p.vhost));
+        changed = true;
+      }
+      const cur = this.users.permission(u.name, p.vhost);
+      if (!cur || cur.configure !== p.configure || cur.write !== p.write || cur.read !== p.read) {
+        this.users.setPermissions({ user: u.name, ...p });
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  private applyDefinitions(defs: Definitions): void {
+    for (const v of defs.vhosts) {
+      this.vhosts.set(v.name, new VirtualHost(v.name, { description: v.description, tags: v.tags, defaultQueueType: v.default_queue_type }));
+    }
+    for (const u of defs.users) {
+      const tags = Array.isArray(u.tags) ? u.tags : u.tags.split(',').filter(Boolean);
+      this.users.put({ name: u.name, passwordHash: u.password_hash, hashingAlgorithm: u.hashing_algorithm as HashingAlgorithm, tags });
+    }
+    for (const p of defs.permissions) {
+      if (this.users.get(p.user) && this.vhosts.has(p.vhost)) this.users.setPermissions(p);
+    }
+  }
+
+  /** The broker's definitions in RabbitMQ's export format. */
+  definitions(): Definitions {
+    const defs = emptyDefinitions();
+    defs.rabbit_version = '3.13.0';
+    defs.product_name = 'warren';
+    defs.product_version = WARREN_VERSION;
+    defs.users = this.users.list().map((u) => ({ name: u.name, password_hash: u.passwordHash, hashing_algorithm: u.hashingAlgorithm, tags: u.tags, limits: {} }));
+    defs.vhosts = [...this.vhosts.values()].map((v) => ({
+      name: v.name,
+      ...(v.metadata.description !== undefined ? { description: v.metadata.description } : {}),
+      ...(v.metadata.tags !== undefined ? { tags: v.metadata.tags } : {}),
+      ...(v.metadata.defaultQueueType !== undefined ? { default_queue_type: v.metadata.defaultQueueType } : {}),
+    }));
+    defs.permissions = this.users.allPermissions().map((p) => ({ ...p }));
+    return defs;
+  }
+
+  /** Write the definitions to disk; resolves once they are durable. */
+  persist(): Promise<void> {
+    return this.store.save(this.definitions());
+  }
+
+  /** Check a login; users in loopback_users may only connect from a loopback address. */
+  authenticate(username: string, password: string, peerAddress: string): AuthResult {
+    const result = this.users.authenticate(username, password);
+    if (result.ok && this.config.loopbackUsers.includes(username) && !isLoopbackAddress(peerAddress)) {
+      return { ok: false, reason: `user '${username}' can only connect via localhost` };
+    }
+    return result;
+  }
+
+  /** Whether a user may open a vhost: it must exist and the user must have a permission entry on it. */
+  vhostAccess(username: string, vhost: string): VhostAccess {
+    if (!this.vhosts.has(vhost)) return 'no-vhost';
+    return this.users.permission(username, vhost) ? 'ok' : 'refused';
+  }
+
+  /** Hash a password the way stored users' passwords are hashed. */
+  static hashPassword(password: string): string {
+    return hashPassword(password, DEFAULT_HASHING_ALGORITHM);
+  }
+}
+
+/** 127.0.0.0/8, ::1 and IPv4-mapped loopback addresses. */
+export function isLoopbackAddress(address: string): boolean {
+  if (address === '::1') return true;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return isIP(v4) === 4 && v4.startsWith('127.');
+}

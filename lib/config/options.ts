@@ -1,0 +1,156 @@
+// The broker's option table: every setting warren accepts, with its YAML key,
+// command-line flag, type, default, allowed range and one-line doc. This is the
+// single source read by the config loader, the YAML file check, `--help` and
+// the generated etc/warren.yaml. Add an option by adding a row (and a field to
+// BrokerConfig).
+
+export interface ConfigUserPermission {
+  vhost: string;
+  configure: string;
+  write: string;
+  read: string;
+}
+
+export interface ConfigUser {
+  name: string;
+  password?: string;
+  passwordHash?: string;
+  tags?: string[];
+  permissions?: ConfigUserPermission[];
+}
+
+export interface BrokerConfig {
+  port: number;
+  bind: string;
+  dataDir: string;
+  logLevel: string;
+  heartbeat: number;
+  frameMax: number;
+  channelMax: number;
+  handshakeTimeout: number;
+  maxMessageSize: number;
+  defaultVhost: string;
+  defaultUser: string;
+  defaultPass: string;
+  defaultUserTags: string[];
+  loopbackUsers: string[];
+  vhosts: string[];
+  users: ConfigUser[];
+}
+
+/**
+ * How a value is parsed and checked:
+ * - int: an integer within [min, max]
+ * - string: a non-empty string
+ * - level: one of LOG_LEVELS
+ * - string-list: a list of non-empty strings (a comma list on the command line)
+ * - users: a list of user entries (YAML only)
+ */
+export type OptionType = 'int' | 'string' | 'level' | 'string-list' | 'users';
+
+export interface OptionSpec {
+  key: keyof BrokerConfig;
+  yaml: string;
+  flag?: string;
+  type: OptionType;
+  default: unknown;
+  doc: string;
+  min?: number;
+  max?: number;
+  /** Placeholder for the flag's value in --help (e.g. N, ADDR). */
+  metavar?: string;
+}
+
+export const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export const OPTIONS: readonly OptionSpec[] = [
+  {
+    key: 'port', yaml: 'port', flag: '--port', type: 'int', default: 5672, min: 0, max: 65535, metavar: 'N',
+    doc: 'TCP port to accept AMQP connections on (0 picks a free port)',
+  },
+  {
+    key: 'bind', yaml: 'bind', flag: '--bind', type: 'string', default: '127.0.0.1', metavar: 'ADDR',
+    doc: 'Address to listen on; 0.0.0.0 or :: accepts connections from other hosts',
+  },
+  {
+    key: 'dataDir', yaml: 'data_dir', flag: '--data-dir', type: 'string', default: './data', metavar: 'DIR',
+    doc: 'Directory for durable state; a relative path is relative to the process working directory',
+  },
+  {
+    key: 'logLevel', yaml: 'log_level', flag: '--log-level', type: 'level', default: 'info', metavar: 'LEVEL',
+    doc: `Log level: ${LOG_LEVELS.join(', ')}`,
+  },
+  {
+    key: 'heartbeat', yaml: 'heartbeat', flag: '--heartbeat', type: 'int', default: 60, min: 0, max: 65535, metavar: 'SECONDS',
+    doc: 'Heartbeat interval in seconds the server proposes in connection.tune; 0 disables heartbeats',
+  },
+  {
+    key: 'frameMax', yaml: 'frame_max', flag: '--frame-max', type: 'int', default: 131072, min: 4096, max: 4294967295, metavar: 'BYTES',
+    doc: 'Largest frame in bytes the server proposes in connection.tune',
+  },
+  {
+    key: 'channelMax', yaml: 'channel_max', flag: '--channel-max', type: 'int', default: 2047, min: 1, max: 65535, metavar: 'N',
+    doc: 'Highest channel number a client may open',
+  },
+  {
+    key: 'handshakeTimeout', yaml: 'handshake_timeout', flag: '--handshake-timeout', type: 'int', default: 10, min: 1, max: 3600, metavar: 'SECONDS',
+    doc: 'Seconds a client has to complete the AMQP handshake before it is disconnected',
+  },
+  {
+    key: 'maxMessageSize', yaml: 'max_message_size', flag: '--max-message-size', type: 'int', default: 134217728, min: 1, max: 536870912, metavar: 'BYTES',
+    doc: 'Largest message body in bytes a client may publish (128 MiB like RabbitMQ; at most 512 MiB)',
+  },
+  {
+    key: 'defaultVhost', yaml: 'default_vhost', flag: '--default-vhost', type: 'string', default: '/', metavar: 'NAME',
+    doc: 'Virtual host created on first boot (empty data directory) only',
+  },
+  {
+    key: 'defaultUser', yaml: 'default_user', flag: '--default-user', type: 'string', default: 'guest', metavar: 'NAME',
+    doc: 'User created on first boot (empty data directory) only, with full permissions on the default vhost',
+  },
+  {
+    key: 'defaultPass', yaml: 'default_pass', flag: '--default-pass', type: 'string', default: 'guest', metavar: 'PASSWORD',
+    doc: 'Password of the default user, set on first boot only',
+  },
+  {
+    key: 'defaultUserTags', yaml: 'default_user_tags', type: 'string-list', default: ['administrator'],
+    doc: 'Tags given to the default user on first boot',
+  },
+  {
+    key: 'loopbackUsers', yaml: 'loopback_users', flag: '--loopback-users', type: 'string-list', default: ['guest'], metavar: 'NAMES',
+    doc: 'Users that may only connect from a loopback address (flag: comma list, empty for none)',
+  },
+  {
+    key: 'vhosts', yaml: 'vhosts', type: 'string-list', default: [],
+    doc: 'Virtual hosts ensured at every start',
+  },
+  {
+    key: 'users', yaml: 'users', type: 'users', default: [],
+    doc: 'Users ensured (created or updated) at every start; each entry has name, password or password_hash, tags, permissions (list of {vhost, configure, write, read})',
+  },
+];
+
+function copyDefault(value: unknown): unknown {
+  return Array.isArray(value) ? [...value] : value;
+}
+
+function buildDefaults(): BrokerConfig {
+  const config: Record<string, unknown> = {};
+  for (const option of OPTIONS) config[option.key] = copyDefault(option.default);
+  return config as unknown as BrokerConfig;
+}
+
+function deepFreeze<T>(value: T): Readonly<T> {
+  if (value !== null && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+export const DEFAULT_CONFIG: Readonly<BrokerConfig> = deepFreeze(buildDefaults());
+
+/** The row for a BrokerConfig key, or undefined. */
+export function optionByKey(key: string): OptionSpec | undefined {
+  return OPTIONS.find((option) => option.key === key);
+}

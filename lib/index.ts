@@ -1,0 +1,87 @@
+/**
+ * Warren as a library: `startBroker()` runs a broker in this process, so a
+ * project's tests can embed one.
+ *
+ *   import { startBroker } from 'warren';
+ *   const broker = await startBroker();          // port 0: a free port
+ *   const conn = await amqplib.connect(broker.url);
+ *   ...
+ *   await broker.close();
+ *
+ * Unlike bin/warren, the defaults suit tests: port 0 (a free port), a fresh
+ * temporary data dir removed again by close(), and no log output. Pass
+ * `port`, `dataDir` or `logLevel` (or any other BrokerConfig field) to
+ * change them.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Broker } from './broker/broker.js';
+import { resolveConfig } from './config/load-config.js';
+import type { BrokerConfig } from './config/options.js';
+import { createLogger } from './log.js';
+import type { Logger } from './log.js';
+import { AmqpListener } from './server/amqp-listener.js';
+
+export type { BrokerConfig } from './config/options.js';
+export type { Logger } from './log.js';
+
+export interface StartBrokerOptions extends Partial<BrokerConfig> {
+  /** a logger to use instead of one built from logLevel */
+  logger?: Logger;
+}
+
+export interface RunningBroker {
+  /** the address the AMQP listener is bound to */
+  readonly host: string;
+  readonly port: number;
+  /** amqp://guest:guest@host:port (with the configured default user) */
+  readonly url: string;
+  readonly config: BrokerConfig;
+  readonly broker: Broker;
+  readonly listener: AmqpListener;
+  /** Close every connection (320 CONNECTION_FORCED), stop listening, release the data dir if it was temporary. */
+  close(): Promise<void>;
+}
+
+export async function startBroker(options: StartBrokerOptions = {}): Promise<RunningBroker> {
+  const { logger: givenLogger, ...overrides } = options;
+  const tempDir = overrides.dataDir === undefined ? mkdtempSync(join(tmpdir(), 'warren-')) : null;
+  const config = resolveConfig(
+    { port: 0, logLevel: 'silent' },
+    overrides,
+    tempDir ? { dataDir: tempDir } : {},
+  );
+  const logger = givenLogger ?? createLogger(config.logLevel);
+  try {
+    const broker = await Broker.open(config, logger);
+    const listener = new AmqpListener(broker);
+    const address = await listener.listen(config.port, config.bind);
+    const host = address.address;
+    const urlHost = host.includes(':') ? `[${host}]` : host;
+    const user = encodeURIComponent(config.defaultUser);
+    const pass = encodeURIComponent(config.defaultPass);
+    logger.info({ address: host, port: address.port, dataDir: config.dataDir }, 'warren listening for AMQP 0-9-1 on %s:%d', host, address.port);
+    let closed: Promise<void> | null = null;
+    return {
+      host,
+      port: address.port,
+      url: `amqp://${user}:${pass}@${urlHost}:${address.port}`,
+      config,
+      broker,
+      listener,
+      close(): Promise<void> {
+        closed ??= (async () => {
+          await listener.close();
+          await broker.persist();
+          if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+          logger.info('warren stopped');
+        })();
+        return closed;
+      },
+    };
+  } catch (err) {
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,513 @@
+/**
+ * One client connection: the socket, the protocol header, frame dispatch to
+ * the handshake and to channels, the channel table, heartbeats, the output
+ * batch, and closing in both directions.
+ *
+ * Errors: handlers throw AmqpError. A ChannelError closes its channel
+ * (channel.close, then frames on it are dropped until close-ok); a
+ * ConnectionError, a malformed frame, or a bug (541) closes the connection
+ * (connection.close, then everything but close/close-ok is dropped). No
+ * byte sequence a client sends can throw out of this class.
+ *
+ * Output: every frame is encoded into one WireWriter; what a read produced
+ * is written with a single socket.write when the read has been processed,
+ * and writes from elsewhere (timers, other connections) are flushed once per
+ * event-loop turn (setImmediate).
+ */
+import type { Socket } from 'node:net';
+import { AmqpError, ChannelError, ConnectionError, channelError, commandInvalid, frameError, internalError, notAllowed, syntaxError } from '../amqp/amqp-error.js';
+import type { FieldTable } from '../amqp/field-table.js';
+import { FrameReader } from '../amqp/frame-reader.js';
+import { FrameType, ReplyCode } from '../amqp/generated/constants.js';
+import {
+  METHOD_INFO,
+  Method,
+  decodeMethod,
+  encodeChannelClose,
+  encodeChannelCloseOk,
+  encodeChannelOpenOk,
+  encodeConnectionClose,
+  encodeConnectionCloseOk,
+  encodeConnectionUpdateSecretOk,
+} from '../amqp/generated/methods.js';
+import type { AnyMethod } from '../amqp/generated/methods.js';
+import { writeHeartbeatFrame, writeMethodFrame } from '../amqp/frame-writer.js';
+import type { MethodEncoder } from '../amqp/frame-writer.js';
+import { WireDecodeError } from '../amqp/wire-errors.js';
+import { WireReader } from '../amqp/wire-reader.js';
+import { WireWriter } from '../amqp/wire-writer.js';
+import type { User } from '../auth/users.js';
+import type { Broker } from '../broker/broker.js';
+import type { AmqpListener } from './amqp-listener.js';
+import type { Logger } from '../log.js';
+import { Channel, ChannelState } from './channel.js';
+import { HandshakeStep, handleHandshakeMethod, sendStart } from './handshake.js';
+import { Heartbeat } from './heartbeat.js';
+import { checkProtocolHeader, PROTOCOL_HEADER } from './protocol-header.js';
+
+const enum State {
+  /** waiting for the 8-byte protocol header */
+  Header,
+  /** start / tune / open exchange, see handshake.ts */
+  Handshake,
+  Open,
+  /** we sent connection.close and wait for close-ok */
+  Closing,
+  Closed,
+}
+
+/** How long a peer gets to answer our connection.close before the socket is dropped. */
+const CLOSE_OK_TIMEOUT_MS = 10_000;
+
+export class Connection {
+  readonly id: number;
+  readonly listener: AmqpListener;
+  readonly broker: Broker;
+  readonly socket: Socket;
+  readonly name: string;
+  readonly remoteAddress: string;
+  readonly logger: Logger;
+  readonly maxMessageSize: number;
+
+  handshakeStep = HandshakeStep.StartOk;
+  clientProperties: FieldTable = {};
+  authFailureClose = false;
+  consumerCancelNotify = false;
+  user: User | null = null;
+  vhost: string | null = null;
+  channelMax = 0;
+  frameMax = 0;
+  heartbeatSeconds = 0;
+
+  private state = State.Header;
+  private readonly out = new WireWriter();
+  private readonly reader: FrameReader;
+  private readonly decoder = new WireReader();
+  private readonly channels = new Map<number, Channel>();
+  private openChannels = 0;
+  private header: Buffer | null = null;
+  private heartbeat: Heartbeat | null = null;
+  private handshakeTimer: NodeJS.Timeout | null = null;
+  private closeTimer: NodeJS.Timeout | null = null;
+  private flushScheduled = false;
+  private closeReason = '';
+  private released = false;
+  private readonly flushSoon = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
+
+  constructor(listener: AmqpListener, socket: Socket, id: number) {
+    const broker = listener.broker;
+    this.listener = listener;
+    this.broker = broker;
+    this.socket = socket;
+    this.id = id;
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.name = `${socket.remoteAddress}:${socket.remotePort} -> ${socket.localAddress}:${socket.localPort}`;
+    this.logger = broker.logger.child({ connection: this.name });
+    this.maxMessageSize = broker.config.maxMessageSize;
+    // Before tune, frames are bounded by the largest frame_max we would agree to.
+    this.reader = new FrameReader(this, broker.config.frameMax);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.onSocketError(err));
+    socket.on('close', () => this.onSocketClose());
+    this.handshakeTimer = setTimeout(() => this.onHandshakeTimeout(), broker.config.handshakeTimeout * 1000);
+    this.handshakeTimer.unref();
+  }
+
+  get isOpen(): boolean {
+    return this.state === State.Open;
+  }
+
+  get channelCount(): number {
+    return this.openChannels;
+  }
+
+  // ---- input -------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    if (this.heartbeat) this.heartbeat.received = true;
+    if (this.state === State.Header) {
+      this.onHeaderBytes(chunk);
+    } else if (this.state !== State.Closed) {
+      this.reader.push(chunk);
+    }
+    this.flush();
+  }
+
+  private onHeaderBytes(chunk: Buffer): void {
+    const have = this.header ? Buffer.concat([this.header, chunk]) : chunk;
+    if (have.length < 8) {
+      this.header = have;
+      return;
+    }
+    this.header = null;
+    const verdict = checkProtocolHeader(have);
+    if (!verdict.ok) {
+      this.logger.info({ received: have.subarray(0, 8).toString('latin1') }, 'closing connection: %s', verdict.reason);
+      this.closeReason = verdict.reason;
+      this.state = State.Closed;
+      this.socket.end(PROTOCOL_HEADER);
+      return;
+    }
+    this.state = State.Handshake;
+    sendStart(this);
+    if (have.length > 8) this.reader.push(have.subarray(8));
+  }
+
+  /** FrameSink: a method, header, heartbeat or unknown-type frame. */
+  onFrame(type: number, channel: number, buf: Buffer, start: number, end: number): void {
+    try {
+      if (type === FrameType.Method) this.onMethodFrame(channel, buf, start, end);
+      else if (type === FrameType.Header) this.onHeaderFrame(channel, buf, start, end);
+      else if (type === FrameType.Heartbeat) this.onHeartbeatFrame(channel);
+      else throw frameError(`unknown frame type ${type} on channel ${channel}`);
+    } catch (err) {
+      this.onError(err, channel);
+    }
+  }
+
+  /** FrameSink: part of a body frame. */
+  onBody(channel: number, part: Buffer, frameSize: number, first: boolean): void {
+    try {
+      if (this.state !== State.Open) {
+        if (this.state === State.Handshake) this.dropHandshake('content frame during the handshake');
+        return;
+      }
+      const ch = this.channelFor(channel, first);
+      if (!ch) return;
+      const done = ch.content.onBody(part, frameSize, first);
+      if (done) ch.handleContent(done);
+    } catch (err) {
+      this.onError(err, channel);
+    }
+  }
+
+  /** FrameSink: the byte stream is not valid framing. */
+  onFrameError(text: string): void {
+    if (this.state === State.Handshake) {
+      this.dropHandshake(`frame error: ${text}`);
+      return;
+    }
+    this.closeWithError(frameError(text));
+  }
+
+  private onMethodFrame(channel: number, buf: Buffer, start: number, end: number): void {
+    if (end - start < 4) throw syntaxError(`method frame of ${end - start} bytes has no class and method id`);
+    const id = buf.readUInt32BE(start);
+    const r = this.decoder.reset(buf, start + 4, end);
+    let m: AnyMethod | undefined;
+    try {
+      m = decodeMethod(id, r);
+    } catch (err) {
+      if (err instanceof WireDecodeError) throw syntaxError(`malformed ${METHOD_INFO.get(id)!.name}: ${err.message}`).forMethod(id);
+      throw err;
+    }
+    if (!m) throw notAllowedMethod(id);
+
+    switch (this.state) {
+      case State.Handshake:
+        if (channel !== 0) return this.dropHandshake(`method on channel ${channel} during the handshake`);
+        return handleHandshakeMethod(this, this.handshakeStep, m);
+      case State.Closing:
+        if (channel === 0 && m.id === Method.ConnectionCloseOk) return this.finishClose();
+        if (channel === 0 && m.id === Method.ConnectionClose) this.sendMethod(0, encodeConnectionCloseOk, {});
+        return;
+      case State.Open:
+        if (channel === 0) return this.onConnectionMethod(m);
+        return this.onChannelMethod(channel, m);
+      default:
+        return;
+    }
+  }
+
+  private onConnectionMethod(m: AnyMethod): void {
+    switch (m.id) {
+      case Method.ConnectionClose:
+        this.closeReason = `client closed: ${m.replyCode} ${m.replyText}`;
+        this.sendMethod(0, encodeConnectionCloseOk, {});
+        this.shutdown();
+        return;
+      case Method.ConnectionUpdateSecret:
+        // The internal user database has no secret to refresh (RabbitMQ's internal backend accepts it as is).
+        this.logger.info({ reason: m.reason }, 'connection.update-secret accepted');
+        this.sendMethod(0, encodeConnectionUpdateSecretOk, {});
+        return;
+      default:
+        if ((m.id >>> 16) === 10) throw channelError(`unexpected method in connection state running`).forMethod(m.id);
+        throw commandInvalid(`unexpected method on channel 0`).forMethod(m.id);
+    }
+  }
+
+  private onChannelMethod(channel: number, m: AnyMethod): void {
+    const ch = this.channels.get(channel);
+    if (m.id === Method.ChannelOpen) {
+      if (ch) throw channelError(`second 'channel.open' seen`).forMethod(m.id);
+      return this.openChannel(channel);
+    }
+    if (!ch) throw channelError(`expected 'channel.open'`).forMethod(m.id);
+    if (ch.state === ChannelState.Closing) {
+      // After our channel.close only close / close-ok mean anything (RabbitMQ drops the rest).
+      if (m.id === Method.ChannelCloseOk) this.releaseChannel(ch);
+      else if (m.id === Method.ChannelClose) this.sendMethod(channel, encodeChannelCloseOk, {});
+      return;
+    }
+    if ((m.id >>> 16) === 10) throw channelError(`connection class method on channel ${channel}`).forMethod(m.id);
+    ch.content.checkMethodAllowed();
+    if (m.id === Method.ChannelClose) {
+      this.releaseChannel(ch);
+      this.sendMethod(channel, encodeChannelCloseOk, {});
+      return;
+    }
+    ch.handleMethod(m);
+  }
+
+  private onHeaderFrame(channel: number, buf: Buffer, start: number, end: number): void {
+    if (this.state === State.Handshake) return this.dropHandshake('content header during the handshake');
+    if (this.state !== State.Open) return;
+    const ch = this.channelFor(channel, true);
+    if (!ch) return;
+    try {
+      const done = ch.content.onHeader(buf, start, end);
+      if (done) ch.handleContent(done);
+    } catch (err) {
+      if (err instanceof WireDecodeError) throw syntaxError(err.message);
+      throw err;
+    }
+  }
+
+  private onHeartbeatFrame(channel: number): void {
+    if (channel !== 0) throw frameError(`heartbeat frame on channel ${channel}`);
+  }
+
+  /** The open channel for a content frame; undefined when the frame is to be dropped. */
+  private channelFor(channel: number, check: boolean): Channel | undefined {
+    if (channel === 0) throw commandInvalid('content frame on channel 0');
+    const ch = this.channels.get(channel);
+    if (!ch) {
+      if (check) throw channelError(`expected 'channel.open'`);
+      return undefined;
+    }
+    return ch.state === ChannelState.Open ? ch : undefined;
+  }
+
+  // ---- channels -----------------------------------------------------------
+
+  private openChannel(channel: number): void {
+    if (this.openChannels >= this.channelMax) {
+      throw notAllowed(`number of channels opened (${this.openChannels}) has reached the negotiated channel_max (${this.channelMax})`).forMethod(Method.ChannelOpen);
+    }
+    this.channels.set(channel, new Channel(this, channel));
+    this.openChannels++;
+    this.sendMethod(channel, encodeChannelOpenOk, { channelId: Buffer.alloc(0) });
+  }
+
+  private releaseChannel(ch: Channel): void {
+    ch.teardown();
+    if (this.channels.get(ch.id) === ch) {
+      this.channels.delete(ch.id);
+      this.openChannels--;
+    }
+  }
+
+  /** Close one channel with a soft error; frames on it are dropped until close-ok. */
+  private closeChannel(ch: Channel, err: AmqpError): void {
+    ch.teardown();
+    ch.state = ChannelState.Closing;
+    this.logger.debug({ channel: ch.id, code: err.code }, 'channel error: %s', err.message);
+    this.sendMethod(ch.id, encodeChannelClose, {
+      replyCode: err.code,
+      replyText: err.replyText,
+      classId: err.classId,
+      methodId: err.methodId,
+    });
+  }
+
+  // ---- output ------------------------------------------------------------
+
+  sendMethod<A>(channel: number, encode: MethodEncoder<A>, args: A): void {
+    if (this.state === State.Closed) return;
+    writeMethodFrame(this.out, channel, encode, args);
+    this.scheduleFlush();
+  }
+
+  sendHeartbeat(): void {
+    if (this.state === State.Closed) return;
+    writeHeartbeatFrame(this.out);
+    this.flush();
+  }
+
+  private scheduleFlush(): void {
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushSoon);
+    }
+  }
+
+  /** Write everything encoded so far in one call. */
+  flush(): void {
+    if (this.out.pending === 0 || this.socket.destroyed) return;
+    this.socket.write(this.out.take());
+    if (this.heartbeat) this.heartbeat.sent = true;
+  }
+
+  // ---- handshake callbacks (handshake.ts) --------------------------------
+
+  tuned(channelMax: number, frameMax: number, heartbeat: number): void {
+    this.channelMax = channelMax;
+    this.frameMax = frameMax;
+    this.heartbeatSeconds = heartbeat;
+    this.reader.frameMax = frameMax;
+    if (heartbeat > 0) {
+      this.heartbeat = new Heartbeat(this, heartbeat);
+      this.heartbeat.start();
+    }
+  }
+
+  opened(vhost: string): void {
+    this.vhost = vhost;
+    this.state = State.Open;
+    this.clearHandshakeTimer();
+    this.logger.info({ user: this.user!.name, vhost }, 'connection opened');
+  }
+
+  /** A login failed: 403 to clients that asked for it, a silent close to the rest. */
+  refuseLogin(mechanism: string, username: string, reason: string): void {
+    this.logger.warn({ user: username, mechanism }, 'login refused: %s', reason);
+    if (this.authFailureClose) {
+      this.closeWithError(new ConnectionError(ReplyCode.AccessRefused, `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`));
+    } else {
+      this.closeReason = `login refused: ${reason}`;
+      this.destroy();
+    }
+  }
+
+  /** A handshake error RabbitMQ answers by closing the socket without a word. */
+  dropHandshake(reason: string): void {
+    this.logger.info('closing connection during handshake: %s', reason);
+    this.closeReason = reason;
+    this.destroy();
+  }
+
+  // ---- errors and closing ------------------------------------------------
+
+  private onError(err: unknown, channel: number): void {
+    if (this.state === State.Closed) return;
+    if (err instanceof ChannelError && channel !== 0) {
+      const ch = this.channels.get(channel);
+      if (ch && ch.state === ChannelState.Open) return this.closeChannel(ch, err);
+    }
+    if (err instanceof AmqpError) {
+      if (this.state === State.Handshake && !(err instanceof ConnectionError && err.code === ReplyCode.NotAllowed)) {
+        return this.dropHandshake(err.message);
+      }
+      return this.closeWithError(err);
+    }
+    this.logger.error({ err, channel }, 'internal error while handling a frame');
+    this.closeWithError(internalError(err instanceof Error ? err.message : String(err)));
+  }
+
+  /** Server-initiated close: connection.close, then wait for close-ok. */
+  closeWithError(err: AmqpError): void {
+    if (this.state === State.Closing || this.state === State.Closed) return;
+    this.closeReason = err.message;
+    if (err.code !== ReplyCode.ConnectionForced) this.logger.warn({ code: err.code }, 'closing connection: %s', err.message);
+    this.teardownChannels();
+    this.sendMethod(0, encodeConnectionClose, {
+      replyCode: err.code,
+      replyText: err.replyText,
+      classId: err.classId,
+      methodId: err.methodId,
+    });
+    this.flush();
+    this.state = State.Closing;
+    this.clearHandshakeTimer();
+    this.closeTimer = setTimeout(() => this.destroy(), CLOSE_OK_TIMEOUT_MS);
+    this.closeTimer.unref();
+  }
+
+  /** Close as the broker shuts down: 320 CONNECTION_FORCED. */
+  forceClose(reason: string): void {
+    if (this.state === State.Header || this.state === State.Handshake) {
+      this.closeReason = reason;
+      this.destroy();
+      return;
+    }
+    this.closeWithError(new ConnectionError(ReplyCode.ConnectionForced, `broker forced connection closure with reason '${reason}'`));
+  }
+
+  heartbeatTimedOut(seconds: number): void {
+    this.logger.warn('missed heartbeats from client, timeout: %ds', seconds);
+    this.closeReason = `missed heartbeats, timeout ${seconds}s`;
+    this.destroy();
+  }
+
+  private onHandshakeTimeout(): void {
+    this.handshakeTimer = null;
+    if (this.state === State.Header || this.state === State.Handshake) {
+      this.logger.info('closing connection: handshake timeout');
+      this.closeReason = 'handshake timeout';
+      this.destroy();
+    }
+  }
+
+  private finishClose(): void {
+    this.shutdown();
+  }
+
+  /** Flush what is pending, end the socket, release everything. */
+  private shutdown(): void {
+    this.teardownChannels();
+    this.flush();
+    this.state = State.Closed;
+    this.reader.stop();
+    this.socket.end();
+    this.release();
+  }
+
+  private destroy(): void {
+    this.state = State.Closed;
+    this.reader.stop();
+    this.socket.destroy();
+    this.release();
+  }
+
+  private teardownChannels(): void {
+    for (const ch of this.channels.values()) ch.teardown();
+    this.channels.clear();
+    this.openChannels = 0;
+  }
+
+  private clearHandshakeTimer(): void {
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = null;
+  }
+
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.clearHandshakeTimer();
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.heartbeat?.stop();
+    this.teardownChannels();
+    this.listener.connectionClosed(this, this.closeReason);
+  }
+
+  private onSocketError(err: NodeJS.ErrnoException): void {
+    if (!this.closeReason) this.closeReason = `socket error: ${err.code ?? err.message}`;
+  }
+
+  private onSocketClose(): void {
+    if (!this.closeReason) this.closeReason = 'client closed the socket';
+    this.state = State.Closed;
+    this.reader.stop();
+    this.release();
+  }
+}
+
+/** A method id no class defines: RabbitMQ answers 540 for an unknown method. */
+function notAllowedMethod(id: number): ConnectionError {
+  return new ConnectionError(ReplyCode.NotImplemented, `unknown method ${id >>> 16}.${id & 0xffff}`, id >>> 16, id & 0xffff);
+}

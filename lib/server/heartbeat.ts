@@ -1,0 +1,55 @@
+/**
+ * Heartbeats for one connection, as RabbitMQ does them: with a negotiated
+ * timeout of T seconds, a heartbeat frame is sent whenever nothing else was
+ * sent for T/2, and the peer is declared dead when nothing at all (frames of
+ * any kind) arrived for two whole intervals (2T, checked every T/2).
+ *
+ * The connection only flips two booleans per read and write (`received`,
+ * `sent`), so the I/O path never reads a clock; one timer per connection
+ * does the rest.
+ */
+
+export interface HeartbeatPeer {
+  sendHeartbeat(): void;
+  heartbeatTimedOut(seconds: number): void;
+}
+
+export class Heartbeat {
+  /** set by the connection whenever bytes arrive */
+  received = false;
+  /** set by the connection whenever bytes are written */
+  sent = false;
+  private readonly peer: HeartbeatPeer;
+  private readonly seconds: number;
+  private timer: NodeJS.Timeout | null = null;
+  private silentTicks = 0;
+
+  constructor(peer: HeartbeatPeer, seconds: number) {
+    this.peer = peer;
+    this.seconds = seconds;
+  }
+
+  start(): void {
+    if (this.seconds <= 0 || this.timer) return;
+    this.timer = setInterval(() => this.tick(), (this.seconds * 1000) / 2);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private tick(): void {
+    if (this.received) {
+      this.received = false;
+      this.silentTicks = 0;
+    } else if (++this.silentTicks >= 4) {
+      this.stop();
+      this.peer.heartbeatTimedOut(this.seconds);
+      return;
+    }
+    if (!this.sent) this.peer.sendHeartbeat();
+    this.sent = false;
+  }
+}
