@@ -373,13 +373,19 @@ export class Connection {
     this.logger.info({ user: this.user!.name, vhost }, 'connection opened');
   }
 
-  /** A login failed: 403 to clients that asked for it, a silent close to the rest. */
+  /**
+   * A login failed: connection.close 403 to clients that asked for it, then
+   * the socket is closed without waiting for close-ok (as RabbitMQ does);
+   * other clients just see the socket close.
+   */
   refuseLogin(mechanism: string, username: string, reason: string): void {
     this.logger.warn({ user: username, mechanism }, 'login refused: %s', reason);
+    this.closeReason = `login refused: ${reason}`;
     if (this.authFailureClose) {
-      this.closeWithError(new ConnectionError(ReplyCode.AccessRefused, `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`));
+      const err = new ConnectionError(ReplyCode.AccessRefused, `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`);
+      this.sendMethod(0, encodeConnectionClose, { replyCode: err.code, replyText: err.replyText, classId: 0, methodId: 0 });
+      this.shutdown();
     } else {
-      this.closeReason = `login refused: ${reason}`;
       this.destroy();
     }
   }

@@ -59,7 +59,8 @@ function onStartOk(conn: Connection, m: ConnectionStartOk): void {
   }
   const parsed = parseSaslResponse(mechanism, m.response);
   if (!parsed.ok) {
-    conn.refuseLogin(mechanism, '', parsed.reason);
+    // RabbitMQ: a response the mechanism cannot parse is a syntax error, not a refused login.
+    conn.dropHandshake(`${mechanism} response invalid: ${parsed.reason}`);
     return;
   }
   const { username, password } = parsed.credentials;

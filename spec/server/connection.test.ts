@@ -1,0 +1,96 @@
+// A connection's life after the handshake: channels, closing in both
+// directions, flow, heartbeats, and the 540 answer for what is not built yet.
+import t from 'tap';
+import { Method } from '../../lib/amqp/generated/methods.js';
+import { withBroker } from '../helpers/broker.js';
+import { RawClient } from '../helpers/raw-client.js';
+
+t.test('client connection.close gets close-ok and the socket closes', async (t) => {
+  const b = await withBroker(t);
+  const c = await RawClient.connect(b.port);
+  await c.handshake();
+  await c.openChannel(1);
+  c.sendMethod(0, { id: Method.ConnectionClose, replyCode: 200, replyText: 'bye', classId: 0, methodId: 0 });
+  await c.expectMethod(Method.ConnectionCloseOk);
+  await c.waitClosed();
+  t.equal(b.listener.connections.size, 0);
+});
+
+t.test('channel.close gets close-ok and the number can be opened again', async (t) => {
+  const b = await withBroker(t);
+  const c = await RawClient.connect(b.port);
+  await c.handshake();
+  await c.openChannel(5);
+  c.sendMethod(5, { id: Method.ChannelClose, replyCode: 200, replyText: 'done', classId: 0, methodId: 0 });
+  const ok = await c.expectMethod(Method.ChannelCloseOk);
+  t.equal(ok.channel, 5);
+  await c.openChannel(5);
+  t.pass('reopened');
+  c.destroy();
+});
+
+t.test('channel.flow is acknowledged with the same active flag', async (t) => {
+  const b = await withBroker(t);
+  const c = await RawClient.connect(b.port);
+  await c.handshake();
+  await c.openChannel(1);
+  for (const active of [false, true]) {
+    c.sendMethod(1, { id: Method.ChannelFlow, active });
+    const ok = await c.expectMethod(Method.ChannelFlowOk);
+    t.equal(ok.active, active);
+  }
+  c.destroy();
+});
+
+t.test('methods of later issues answer 540 NOT_IMPLEMENTED, never silence', async (t) => {
+  const b = await withBroker(t);
+  const cases = [
+    { m: { id: Method.QueueDeclare, queue: 'q', passive: false, durable: false, exclusive: false, autoDelete: false, noWait: false, arguments: {} }, name: 'queue.declare', cls: 50, mth: 10 },
+    { m: { id: Method.ExchangeDeclare, exchange: 'x', type: 'direct', passive: false, durable: false, autoDelete: false, internal: false, noWait: false, arguments: {} }, name: 'exchange.declare', cls: 40, mth: 10 },
+    { m: { id: Method.BasicQos, prefetchSize: 0, prefetchCount: 10, global: false }, name: 'basic.qos', cls: 60, mth: 10 },
+    { m: { id: Method.ConfirmSelect, nowait: false }, name: 'confirm.select', cls: 85, mth: 10 },
+    { m: { id: Method.TxSelect }, name: 'tx.select', cls: 90, mth: 10 },
+  ] as const;
+  for (const k of cases) {
+    const c = await RawClient.connect(b.port);
+    await c.handshake();
+    await c.openChannel(1);
+    c.sendMethod(1, k.m);
+    const close = await c.expectConnectionClose();
+    t.match(close, { replyCode: 540, replyText: `NOT_IMPLEMENTED - ${k.name} is not implemented yet`, classId: k.cls, methodId: k.mth }, k.name);
+    await c.waitClosed();
+  }
+});
+
+t.test('heartbeats: sent when idle, and a silent peer is dropped after two intervals', async (t) => {
+  const b = await withBroker(t);
+  const c = await RawClient.connect(b.port);
+  await c.handshake({ heartbeat: 1 });
+  const opened = Date.now();
+  const closedAt = await c.waitClosed(5000);
+  const heartbeats = c.received.filter((f) => f.type === 8 && f.channel === 0).length;
+  const lifetime = closedAt - opened;
+  t.ok(lifetime >= 1800 && lifetime <= 3200, `silent client dropped after ${lifetime} ms (RabbitMQ: 2 to 3 intervals)`);
+  t.ok(heartbeats >= 3, `${heartbeats} heartbeat frames sent at about half the interval`);
+});
+
+t.test('heartbeats from the client keep the connection alive', async (t) => {
+  const b = await withBroker(t);
+  const c = await RawClient.connect(b.port);
+  await c.handshake({ heartbeat: 1 });
+  const timer = setInterval(() => c.sendFrame(8, 0, Buffer.alloc(0)), 400);
+  await new Promise((r) => setTimeout(r, 3500));
+  clearInterval(timer);
+  t.notOk(c.closed, 'still open after 3.5 intervals');
+  c.destroy();
+});
+
+t.test('heartbeat 0 from the client disables heartbeats', async (t) => {
+  const b = await withBroker(t, { heartbeat: 1 });
+  const c = await RawClient.connect(b.port);
+  await c.handshake({ heartbeat: 0 });
+  await new Promise((r) => setTimeout(r, 2500));
+  t.notOk(c.closed, 'not dropped');
+  t.equal(c.received.filter((f) => f.type === 8).length, 0, 'no heartbeats sent');
+  c.destroy();
+});
