@@ -1,0 +1,36 @@
+// pika (Debian's python3-pika, an unmodified client) against bin/warren.
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT, cleanEnv, startWarren } from './helpers/warren-process.js';
+
+// Debian's Python packages are visible to /usr/bin/python3 only.
+const PYTHON = '/usr/bin/python3';
+
+function hasPika(): Promise<boolean> {
+  if (!existsSync(PYTHON)) return Promise.resolve(false);
+  return new Promise((resolve) => execFile(PYTHON, ['-c', 'import pika'], (err) => resolve(!err)));
+}
+
+t.test('pika: 100 channels, auth failure, unknown vhost, 540', async (t) => {
+  if (!(await hasPika())) {
+    t.skip('python3-pika is not installed (apt-get install python3-pika; .ci/run installs it)');
+    return;
+  }
+  const w = await startWarren(t);
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile(PYTHON, [join(REPO_ROOT, 'conformance/clients/pika_connection.py'), String(w.port)], { env: cleanEnv(), timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${err.message}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+  const r = JSON.parse(out) as Record<string, unknown>;
+  t.equal(r.server_product, 'warren');
+  t.equal(r.channels_opened, 100);
+  t.equal(r.channels_closed, 100);
+  t.equal(r.clean_close, true);
+  t.match(r.wrong_password, /^ProbableAuthenticationError|AuthenticationError|ACCESS_REFUSED/);
+  t.match(r.unknown_vhost, /530.*NOT_ALLOWED - vhost no-such-vhost not found/);
+  t.same(r.queue_declare, [540, 'NOT_IMPLEMENTED - queue.declare is not implemented yet']);
+});
