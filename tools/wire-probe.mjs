@@ -542,11 +542,13 @@ export async function sendHeader(conn, header = PROTOCOL_HEADER) {
   return conn.waitMethod('connection.start', { from });
 }
 
-export function startOk(conn, {
+export function startOkFrame({
   clientProperties = DEFAULT_CLIENT_PROPERTIES, mechanism = 'PLAIN', response = plainResponse(), locale = 'en_US',
 } = {}) {
-  return conn.sendMethod(0, 'connection.start-ok', { clientProperties, mechanism, response, locale });
+  return methodFrame(0, 'connection.start-ok', { clientProperties, mechanism, response, locale });
 }
+
+export const startOk = (conn, opts) => conn.write(startOkFrame(opts));
 
 /**
  * Full handshake up to connection.open-ok. Options:
@@ -560,7 +562,6 @@ export async function handshake(conn, { tune = (t) => t, vhost = '/', startOkOpt
   startOk(conn, startOkOptions);
   const tuneEv = await conn.waitMethod('connection.tune', { from });
   const tuneOk = tune({ ...tuneEv.args });
-  conn.tuned = tuneOk;
   const from2 = conn.events.length;
   conn.write(Buffer.concat([methodFrame(0, 'connection.tune-ok', tuneOk), methodFrame(0, 'connection.open', { virtualHost: vhost })]));
   await conn.waitMethod('connection.open-ok', { from: from2 });
@@ -605,7 +606,7 @@ class Context {
    * one write, or a function doing the sending), then collect everything the
    * server sends until close / quiet / max. Returns and records the step.
    */
-  async step(conn, label, bytes, { quietMs = 1500, maxMs = 60000, closeWaitMs = 5000, autoCloseOk = true, record = true } = {}) {
+  async step(conn, label, bytes, { quietMs = 1500, maxMs = 60000, closeWaitMs = 5000, autoCloseOk = true } = {}) {
     conn.autoCloseOk = autoCloseOk;
     conn.clientSentCloseOk = false;
     const from = conn.events.length;
@@ -629,7 +630,7 @@ class Context {
         : { byServer: false, waitedMs: round100(now() - t0) },
     };
     if (conn.clientSentCloseOk) result.clientSentCloseOk = true;
-    if (record) this.steps.push(result);
+    this.steps.push(result);
     return result;
   }
 
@@ -690,7 +691,7 @@ function startOkScenario(name, description, startOkOptions, stepOpts = {}) {
     async run(ctx) {
       const c = await ctx.connect();
       await sendHeader(c);
-      const step = await ctx.step(c, description, (conn) => startOk(conn, startOkOptions), { quietMs: 5000, ...stepOpts });
+      const step = await ctx.step(c, description, startOkFrame(startOkOptions), { quietMs: 5000, ...stepOpts });
       // If the login went through, finish the handshake to show it works.
       if (!c.closed && step.replies.some((r) => r.method === 'connection.tune')) {
         const tune = c.events.find((e) => e.method === 'connection.tune').args;

@@ -12,8 +12,12 @@
  * buffer of their own (they are small: at most frame_max).
  *
  * Frame size is checked against frame_max from the 7-byte frame header,
- * before the payload is read, so a peer cannot make us buffer more.
+ * before the payload is read, so a peer cannot make us buffer more. Like
+ * RabbitMQ, a payload of up to frame_max bytes is let through (an 8-byte
+ * allowance for clients that forget the frame overhead); the error text
+ * names the spec's limit, frame_max - 8, as RabbitMQ's does.
  */
+import { frameDescription } from './erlang-term.js';
 import { FRAME_END, FRAME_OVERHEAD } from './wire-writer.js';
 
 export const FRAME_TYPE_BODY = 3;
@@ -28,7 +32,7 @@ export interface FrameSink {
    * arrives as one empty part.
    */
   onBody(channel: number, part: Buffer, frameSize: number, first: boolean): void;
-  /** The stream is not AMQP framing any more: the connection must close with 501. */
+  /** The stream is not AMQP framing any more: the connection must close with 501 and this explanation. */
   onFrameError(text: string): void;
 }
 
@@ -56,6 +60,8 @@ export class FrameReader {
   private accLen = 0;
   private bodyLeft = 0;
   private bodyFirst = false;
+  /** the current body frame's parts, kept only to quote them if its end octet is wrong */
+  private readonly bodyParts: Buffer[] = [];
   private stopped = false;
 
   constructor(sink: FrameSink, frameMax: number) {
@@ -92,8 +98,8 @@ export class FrameReader {
             this.size = this.head.readUInt32BE(3);
           }
           const size = this.size;
-          if (this.frameMax > 0 && size > this.frameMax - FRAME_OVERHEAD) {
-            this.fail(`type ${this.type}, channel ${this.channel}: frame of ${size} bytes exceeds frame_max payload of ${this.frameMax - FRAME_OVERHEAD}`);
+          if (this.frameMax > 0 && size > this.frameMax) {
+            this.fail(`type ${this.type}, all octets = <<>>: {frame_too_large,${size},${this.frameMax - FRAME_OVERHEAD}}`);
             return;
           }
           if (this.type === FRAME_TYPE_BODY) {
@@ -108,7 +114,7 @@ export class FrameReader {
           } else if (len - pos > size) {
             // whole payload and its end octet are in this chunk
             if (chunk[pos + size] !== FRAME_END) {
-              this.badEnd(chunk[pos + size]!);
+              this.badEnd(chunk[pos + size]!, chunk.subarray(pos, pos + size));
               return;
             }
             const start = pos;
@@ -137,6 +143,8 @@ export class FrameReader {
           this.bodyLeft -= n;
           const part = chunk.subarray(pos, pos + n);
           pos += n;
+          if (first) this.bodyParts.length = 0;
+          this.bodyParts.push(part);
           if (this.bodyLeft === 0) this.state = State.End;
           this.sink.onBody(this.channel, part, this.size, first);
           break;
@@ -144,9 +152,11 @@ export class FrameReader {
         case State.End: {
           const octet = chunk[pos++]!;
           if (octet !== FRAME_END) {
-            this.badEnd(octet);
+            const payload = this.type === FRAME_TYPE_BODY ? Buffer.concat(this.bodyParts) : this.acc ?? Buffer.alloc(0);
+            this.badEnd(octet, payload);
             return;
           }
+          this.bodyParts.length = 0;
           this.state = State.Header;
           const acc = this.acc;
           if (acc) {
@@ -159,8 +169,8 @@ export class FrameReader {
     }
   }
 
-  private badEnd(octet: number): void {
-    this.fail(`type ${this.type}, channel ${this.channel}: invalid frame end marker 0x${octet.toString(16)}`);
+  private badEnd(octet: number, payload: Buffer): void {
+    this.fail(`${frameDescription(this.type, payload)}: {invalid_frame_end_marker,${octet}}`);
   }
 
   private fail(text: string): void {

@@ -15,12 +15,11 @@
  * event-loop turn (setImmediate).
  */
 import type { Socket } from 'node:net';
-import { AmqpError, ChannelError, ConnectionError, channelError, commandInvalid, frameError, internalError, notAllowed, syntaxError } from '../amqp/amqp-error.js';
+import { AmqpError, ChannelError, ConnectionError, channelError, commandInvalid, frameError, internalError, notAllowed, unexpectedFrame } from '../amqp/amqp-error.js';
 import type { FieldTable } from '../amqp/field-table.js';
 import { FrameReader } from '../amqp/frame-reader.js';
 import { FrameType, ReplyCode } from '../amqp/generated/constants.js';
 import {
-  METHOD_INFO,
   Method,
   decodeMethod,
   encodeChannelClose,
@@ -31,6 +30,7 @@ import {
   encodeConnectionUpdateSecretOk,
 } from '../amqp/generated/methods.js';
 import type { AnyMethod } from '../amqp/generated/methods.js';
+import { erlangBinary, frameDescription } from '../amqp/erlang-term.js';
 import { writeHeartbeatFrame, writeMethodFrame } from '../amqp/frame-writer.js';
 import type { MethodEncoder } from '../amqp/frame-writer.js';
 import { WireDecodeError } from '../amqp/wire-errors.js';
@@ -58,6 +58,11 @@ const enum State {
 
 /** How long a peer gets to answer our connection.close before the socket is dropped. */
 const CLOSE_OK_TIMEOUT_MS = 10_000;
+/**
+ * RabbitMQ's SILENT_CLOSE_DELAY: a handshake it refuses without a word is
+ * closed only after 3 s, "so they can't DOS us with repeated failed logins".
+ */
+const SILENT_CLOSE_DELAY_MS = 3_000;
 
 export class Connection {
   readonly id: number;
@@ -92,6 +97,8 @@ export class Connection {
   private flushScheduled = false;
   private closeReason = '';
   private released = false;
+  /** a channel the client closed during the chunk being processed: its further frames are dropped */
+  private droppedChannel = -1;
   private readonly flushSoon = (): void => {
     this.flushScheduled = false;
     this.flush();
@@ -134,6 +141,7 @@ export class Connection {
     } else if (this.state !== State.Closed) {
       this.reader.push(chunk);
     }
+    this.droppedChannel = -1;
     this.flush();
   }
 
@@ -162,8 +170,8 @@ export class Connection {
     try {
       if (type === FrameType.Method) this.onMethodFrame(channel, buf, start, end);
       else if (type === FrameType.Header) this.onHeaderFrame(channel, buf, start, end);
-      else if (type === FrameType.Heartbeat) this.onHeartbeatFrame(channel);
-      else throw frameError(`unknown frame type ${type} on channel ${channel}`);
+      else if (type === FrameType.Heartbeat && end === start) this.onHeartbeatFrame(channel);
+      else throw unknownFrame(type, buf.subarray(start, end));
     } catch (err) {
       this.onError(err, channel);
     }
@@ -173,7 +181,11 @@ export class Connection {
   onBody(channel: number, part: Buffer, frameSize: number, first: boolean): void {
     try {
       if (this.state !== State.Open) {
-        if (this.state === State.Handshake) this.dropHandshake('content frame during the handshake');
+        if (this.state === State.Handshake && first) this.handshakeFrame(FrameType.Body, channel, part);
+        return;
+      }
+      if (channel === 0) {
+        if (first) throw unexpectedFrame(frameDescription(FrameType.Body, part));
         return;
       }
       const ch = this.channelFor(channel, first);
@@ -192,24 +204,28 @@ export class Connection {
       return;
     }
     this.closeWithError(frameError(text));
+    // The byte stream is out of step: a close-ok could not be read any more.
+    this.shutdown();
   }
 
   private onMethodFrame(channel: number, buf: Buffer, start: number, end: number): void {
-    if (end - start < 4) throw syntaxError(`method frame of ${end - start} bytes has no class and method id`);
+    if (end - start < 4) throw unknownFrame(FrameType.Method, buf.subarray(start, end));
     const id = buf.readUInt32BE(start);
     const r = this.decoder.reset(buf, start + 4, end);
     let m: AnyMethod | undefined;
     try {
       m = decodeMethod(id, r);
+      // RabbitMQ refuses bytes after the last argument as it refuses a short frame
+      if (m && r.remaining !== 0) throw new WireDecodeError('trailing bytes');
     } catch (err) {
-      if (err instanceof WireDecodeError) throw syntaxError(`malformed ${METHOD_INFO.get(id)!.name}: ${err.message}`).forMethod(id);
+      if (err instanceof WireDecodeError) throw frameError(`cannot decode ${erlangBinary(buf.subarray(start + 4, end))}`).forMethod(id);
       throw err;
     }
-    if (!m) throw notAllowedMethod(id);
+    if (!m) throw unknownMethod(id);
 
     switch (this.state) {
       case State.Handshake:
-        if (channel !== 0) return this.dropHandshake(`method on channel ${channel} during the handshake`);
+        if (channel !== 0) return this.handshakeFrame(FrameType.Method, channel, buf.subarray(start, end));
         return handleHandshakeMethod(this, this.handshakeStep, m);
       case State.Closing:
         if (channel === 0 && m.id === Method.ConnectionCloseOk) return this.finishClose();
@@ -228,7 +244,7 @@ export class Connection {
       case Method.ConnectionClose:
         this.closeReason = `client closed: ${m.replyCode} ${m.replyText}`;
         this.sendMethod(0, encodeConnectionCloseOk, {});
-        this.shutdown();
+        this.awaitClientClose();
         return;
       case Method.ConnectionUpdateSecret:
         // The internal user database has no secret to refresh (RabbitMQ's internal backend accepts it as is).
@@ -236,8 +252,7 @@ export class Connection {
         this.sendMethod(0, encodeConnectionUpdateSecretOk, {});
         return;
       default:
-        if ((m.id >>> 16) === 10) throw channelError(`unexpected method in connection state running`).forMethod(m.id);
-        throw commandInvalid(`unexpected method on channel 0`).forMethod(m.id);
+        throw channelError('unexpected method in connection state running').forMethod(m.id);
     }
   }
 
@@ -247,47 +262,67 @@ export class Connection {
       if (ch) throw channelError(`second 'channel.open' seen`).forMethod(m.id);
       return this.openChannel(channel);
     }
-    if (!ch) throw channelError(`expected 'channel.open'`).forMethod(m.id);
+    if (!ch) {
+      if (channel === this.droppedChannel) return;
+      throw channelError(`expected 'channel.open'`).forMethod(m.id);
+    }
     if (ch.state === ChannelState.Closing) {
       // After our channel.close only close / close-ok mean anything (RabbitMQ drops the rest).
       if (m.id === Method.ChannelCloseOk) this.releaseChannel(ch);
       else if (m.id === Method.ChannelClose) this.sendMethod(channel, encodeChannelCloseOk, {});
       return;
     }
-    if ((m.id >>> 16) === 10) throw channelError(`connection class method on channel ${channel}`).forMethod(m.id);
+    if ((m.id >>> 16) === 10) throw commandInvalid('unimplemented method').forMethod(m.id);
     ch.content.checkMethodAllowed();
     if (m.id === Method.ChannelClose) {
       this.releaseChannel(ch);
       this.sendMethod(channel, encodeChannelCloseOk, {});
+      // What the client sent behind its channel.close (before it could see our
+      // close-ok) is dropped, as RabbitMQ drops frames on a channel it is closing.
+      this.droppedChannel = channel;
       return;
     }
     ch.handleMethod(m);
   }
 
   private onHeaderFrame(channel: number, buf: Buffer, start: number, end: number): void {
-    if (this.state === State.Handshake) return this.dropHandshake('content header during the handshake');
+    if (this.state === State.Handshake) return this.handshakeFrame(FrameType.Header, channel, buf.subarray(start, end));
     if (this.state !== State.Open) return;
+    if (channel === 0) throw unexpectedFrame(frameDescription(FrameType.Header, buf.subarray(start, end)));
     const ch = this.channelFor(channel, true);
     if (!ch) return;
     try {
       const done = ch.content.onHeader(buf, start, end);
       if (done) ch.handleContent(done);
     } catch (err) {
-      if (err instanceof WireDecodeError) throw syntaxError(err.message);
+      // a header too short for its fixed fields fails RabbitMQ's frame pattern: unknown_frame
+      if (err instanceof WireDecodeError) throw unknownFrame(FrameType.Header, buf.subarray(start, end));
       throw err;
     }
   }
 
   private onHeartbeatFrame(channel: number): void {
-    if (channel !== 0) throw frameError(`heartbeat frame on channel ${channel}`);
+    if (channel !== 0 && this.state === State.Open) throw unexpectedFrame(frameDescription(FrameType.Heartbeat, Buffer.alloc(0)));
+  }
+
+  /**
+   * A frame on a channel other than 0 before connection.open completed:
+   * after tune-ok RabbitMQ answers 505 quoting the frame; before, it just
+   * closes the socket.
+   */
+  private handshakeFrame(type: number, channel: number, payload: Buffer): void {
+    if (this.handshakeStep === HandshakeStep.Open) {
+      this.closeWithError(unexpectedFrame(frameDescription(type, payload)));
+    } else {
+      this.dropHandshake(`frame of type ${type} on channel ${channel} during the handshake`);
+    }
   }
 
   /** The open channel for a content frame; undefined when the frame is to be dropped. */
   private channelFor(channel: number, check: boolean): Channel | undefined {
-    if (channel === 0) throw commandInvalid('content frame on channel 0');
     const ch = this.channels.get(channel);
     if (!ch) {
-      if (check) throw channelError(`expected 'channel.open'`);
+      if (check && channel !== this.droppedChannel) throw channelError(`expected 'channel.open'`);
       return undefined;
     }
     return ch.state === ChannelState.Open ? ch : undefined;
@@ -297,7 +332,8 @@ export class Connection {
 
   private openChannel(channel: number): void {
     if (this.openChannels >= this.channelMax) {
-      throw notAllowed(`number of channels opened (${this.openChannels}) has reached the negotiated channel_max (${this.channelMax})`).forMethod(Method.ChannelOpen);
+      // RabbitMQ counts open channels (not channel numbers) and names no method in this close.
+      throw notAllowed(`number of channels opened (${this.openChannels}) has reached the negotiated channel_max (${this.channelMax})`);
     }
     this.channels.set(channel, new Channel(this, channel));
     this.openChannels++;
@@ -386,15 +422,20 @@ export class Connection {
       this.sendMethod(0, encodeConnectionClose, { replyCode: err.code, replyText: err.replyText, classId: 0, methodId: 0 });
       this.shutdown();
     } else {
-      this.destroy();
+      this.dropHandshake(`login refused: ${reason}`);
     }
   }
 
-  /** A handshake error RabbitMQ answers by closing the socket without a word. */
+  /** A handshake error RabbitMQ answers by closing the socket without a word, after a delay. */
   dropHandshake(reason: string): void {
     this.logger.info('closing connection during handshake: %s', reason);
     this.closeReason = reason;
-    this.destroy();
+    this.state = State.Closed;
+    this.reader.stop();
+    this.socket.pause();
+    this.clearHandshakeTimer();
+    this.closeTimer = setTimeout(() => this.destroy(), SILENT_CLOSE_DELAY_MS);
+    this.closeTimer.unref();
   }
 
   // ---- errors and closing ------------------------------------------------
@@ -434,14 +475,16 @@ export class Connection {
     this.closeTimer.unref();
   }
 
-  /** Close as the broker shuts down: 320 CONNECTION_FORCED. */
+  /** Close as the broker shuts down: 320 CONNECTION_FORCED to open connections, the socket closed for the rest. */
   forceClose(reason: string): void {
-    if (this.state === State.Header || this.state === State.Handshake) {
-      this.closeReason = reason;
-      this.destroy();
+    if (this.state === State.Open) {
+      this.closeWithError(new ConnectionError(ReplyCode.ConnectionForced, `broker forced connection closure with reason '${reason}'`));
       return;
     }
-    this.closeWithError(new ConnectionError(ReplyCode.ConnectionForced, `broker forced connection closure with reason '${reason}'`));
+    if (this.state !== State.Closing) {
+      if (!this.closeReason) this.closeReason = reason;
+      this.destroy();
+    }
   }
 
   heartbeatTimedOut(seconds: number): void {
@@ -461,6 +504,22 @@ export class Connection {
 
   private finishClose(): void {
     this.shutdown();
+  }
+
+  /**
+   * After our close-ok to the client's connection.close, RabbitMQ leaves
+   * closing the socket to the client (so TIME_WAIT stays on the client's
+   * side); input is ignored, and the socket is dropped if the client never
+   * closes it.
+   */
+  private awaitClientClose(): void {
+    this.teardownChannels();
+    this.flush();
+    this.state = State.Closed;
+    this.reader.stop();
+    this.heartbeat?.stop();
+    this.closeTimer = setTimeout(() => this.socket.destroy(), CLOSE_OK_TIMEOUT_MS);
+    this.closeTimer.unref();
   }
 
   /** Flush what is pending, end the socket, release everything. */
@@ -513,7 +572,16 @@ export class Connection {
   }
 }
 
-/** A method id no class defines: RabbitMQ answers 540 for an unknown method. */
-function notAllowedMethod(id: number): ConnectionError {
+/**
+ * A method id no class defines. RabbitMQ's connection process crashes on
+ * one (the client sees a reset); warren answers 540 NOT_IMPLEMENTED, the
+ * code for functionality the server does not have, naming the ids.
+ */
+function unknownMethod(id: number): ConnectionError {
   return new ConnectionError(ReplyCode.NotImplemented, `unknown method ${id >>> 16}.${id & 0xffff}`, id >>> 16, id & 0xffff);
+}
+
+/** A frame of an unknown type, or a frame too short for its type (RabbitMQ's "unknown_frame"). */
+function unknownFrame(type: number, payload: Buffer): ConnectionError {
+  return frameError(`${frameDescription(type, payload)}: unknown_frame`);
 }

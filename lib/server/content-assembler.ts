@@ -98,7 +98,9 @@ export class ContentAssembler {
         throw this.withMethod(unexpectedFrame(`expected content header for class ${this.classId}, got non content header frame instead`));
       }
       if (frameSize > this.remaining) {
-        throw this.withMethod(unexpectedFrame(`content body of ${frameSize} bytes overflows the ${this.remaining} bytes left of the ${this.bodySize} the header announced`));
+        // A body longer than its header announced. RabbitMQ notices only at the
+        // next frame, with this text; warren refuses the overflowing frame itself.
+        throw this.withMethod(unexpectedFrame('expected content body, got non content body frame instead'));
       }
     }
     if (part.length > 0) {

@@ -2,7 +2,9 @@
  * Heartbeats for one connection, as RabbitMQ does them: with a negotiated
  * timeout of T seconds, a heartbeat frame is sent whenever nothing else was
  * sent for T/2, and the peer is declared dead when nothing at all (frames of
- * any kind) arrived for two whole intervals (2T, checked every T/2).
+ * any kind) arrived for five checks at T/2 intervals: 2.5T to 3T after the
+ * last byte (RabbitMQ: "between 2 and 3 intervals"; measured 3T after a
+ * connection.open with T = 1 s).
  *
  * The connection only flips two booleans per read and write (`received`,
  * `sent`), so the I/O path never reads a clock; one timer per connection
@@ -44,7 +46,7 @@ export class Heartbeat {
     if (this.received) {
       this.received = false;
       this.silentTicks = 0;
-    } else if (++this.silentTicks >= 4) {
+    } else if (++this.silentTicks >= 5) {
       this.stop();
       this.peer.heartbeatTimedOut(this.seconds);
       return;

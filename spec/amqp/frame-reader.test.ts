@@ -93,7 +93,18 @@ t.test('a frame over frame_max is refused from its header, before its payload', 
   const rec = run(w.take().subarray(0, 7), whole, 4096);
   t.equal(rec.events.length, 1);
   t.equal(rec.events[0]!.kind, 'error');
-  t.match(rec.events[0]!.text!, /5000 bytes exceeds frame_max payload of 4088/);
+  t.equal(rec.events[0]!.text, 'type 3, all octets = <<>>: {frame_too_large,5000,4088}', "RabbitMQ's text");
+});
+
+t.test('like RabbitMQ, a payload of exactly frame_max bytes is let through', async (t) => {
+  const w = new WireWriter();
+  writeBodyFrames(w, 1, Buffer.alloc(4096), 4096 + 8);
+  const rec = run(w.take(), whole, 4096);
+  t.same(rec.events.map((e) => e.kind), ['body']);
+  t.equal(rec.events[0]!.bytes!.length, 4096);
+  const over = new WireWriter();
+  writeBodyFrames(over, 1, Buffer.alloc(4097), 4097 + 8);
+  t.same(run(over.take(), whole, 4096).events.map((e) => e.kind), ['error'], 'one byte more is refused');
 });
 
 t.test('a wrong frame-end octet is a frame error and stops the reader', async (t) => {
@@ -102,7 +113,15 @@ t.test('a wrong frame-end octet is a frame error and stops the reader', async (t
   for (const chunking of [whole, byteByByte]) {
     const rec = run(bytes, chunking);
     t.equal(rec.events.length, 1, 'nothing after the error');
-    t.match(rec.events[0]!.text!, /invalid frame end marker 0x0/);
+    t.match(rec.events[0]!.text!, /^type 1, all octets = <<0,50,0,10,.*>>: \{invalid_frame_end_marker,0\}$/, "RabbitMQ's text, quoting the frame");
+  }
+});
+
+t.test('a bad end octet after a body frame quotes the body', async (t) => {
+  const frame = Buffer.from([3, 0, 1, 0, 0, 0, 2, 0x68, 0x69, 0x00]);
+  for (const chunking of [whole, byteByByte]) {
+    const rec = run(frame, chunking);
+    t.equal(rec.events.at(-1)!.text, 'type 3, all octets = <<"hi">>: {invalid_frame_end_marker,0}');
   }
 });
 
