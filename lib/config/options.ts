@@ -90,7 +90,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     key: 'channelMax', yaml: 'channel_max', flag: '--channel-max', type: 'int', default: 2047, min: 1, max: 65535, metavar: 'N',
-    doc: 'Highest channel number a client may open',
+    doc: 'Most channels a connection may have open at once (RabbitMQ counts open channels, not channel numbers)',
   },
   {
     key: 'handshakeTimeout', yaml: 'handshake_timeout', flag: '--handshake-timeout', type: 'int', default: 10, min: 1, max: 3600, metavar: 'SECONDS',
