@@ -15,32 +15,28 @@
  * event-loop turn (setImmediate).
  */
 import type { Socket } from 'node:net';
-import { AmqpError, ChannelError, ConnectionError, channelError, commandInvalid, frameError, internalError, notAllowed, unexpectedFrame } from '../amqp/amqp-error.js';
+import { AmqpError, ChannelError, ConnectionError, channelError, frameError, internalError, unexpectedFrame } from '../amqp/amqp-error.js';
 import type { FieldTable } from '../amqp/field-table.js';
 import { FrameReader } from '../amqp/frame-reader.js';
 import { FrameType, ReplyCode } from '../amqp/generated/constants.js';
 import {
   Method,
-  decodeMethod,
-  encodeChannelClose,
-  encodeChannelCloseOk,
-  encodeChannelOpenOk,
   encodeConnectionClose,
   encodeConnectionCloseOk,
   encodeConnectionUpdateSecretOk,
 } from '../amqp/generated/methods.js';
 import type { AnyMethod } from '../amqp/generated/methods.js';
-import { erlangBinary, frameDescription } from '../amqp/erlang-term.js';
-import { writeHeartbeatFrame, writeMethodFrame } from '../amqp/frame-writer.js';
+import { frameDescription } from '../amqp/erlang-term.js';
+import { decodeMethodFrame, unknownFrame } from './frame-errors.js';
 import type { MethodEncoder } from '../amqp/frame-writer.js';
 import { WireDecodeError } from '../amqp/wire-errors.js';
 import { WireReader } from '../amqp/wire-reader.js';
-import { WireWriter } from '../amqp/wire-writer.js';
 import type { User } from '../auth/users.js';
 import type { Broker } from '../broker/broker.js';
 import type { AmqpListener } from './amqp-listener.js';
 import type { Logger } from '../log.js';
-import { Channel, ChannelState } from './channel.js';
+import { ChannelTable } from './channel-table.js';
+import { FrameOutput } from './frame-output.js';
 import { HandshakeStep, handleHandshakeMethod, sendStart } from './handshake.js';
 import { Heartbeat } from './heartbeat.js';
 import { checkProtocolHeader, PROTOCOL_HEADER } from './protocol-header.js';
@@ -85,30 +81,23 @@ export class Connection {
   heartbeatSeconds = 0;
 
   private state = State.Header;
-  private readonly out = new WireWriter();
+  private readonly out: FrameOutput;
   private readonly reader: FrameReader;
   private readonly decoder = new WireReader();
-  private readonly channels = new Map<number, Channel>();
-  private openChannels = 0;
+  private readonly channels = new ChannelTable(this);
   private header: Buffer | null = null;
   private heartbeat: Heartbeat | null = null;
   private handshakeTimer: NodeJS.Timeout | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
-  private flushScheduled = false;
   private closeReason = '';
   private released = false;
-  /** a channel the client closed during the chunk being processed: its further frames are dropped */
-  private droppedChannel = -1;
-  private readonly flushSoon = (): void => {
-    this.flushScheduled = false;
-    this.flush();
-  };
 
   constructor(listener: AmqpListener, socket: Socket, id: number) {
     const broker = listener.broker;
     this.listener = listener;
     this.broker = broker;
     this.socket = socket;
+    this.out = new FrameOutput(socket);
     this.id = id;
     this.remoteAddress = socket.remoteAddress ?? '';
     this.name = `${socket.remoteAddress}:${socket.remotePort} -> ${socket.localAddress}:${socket.localPort}`;
@@ -129,7 +118,7 @@ export class Connection {
   }
 
   get channelCount(): number {
-    return this.openChannels;
+    return this.channels.count;
   }
 
   // ---- input -------------------------------------------------------------
@@ -141,7 +130,7 @@ export class Connection {
     } else if (this.state !== State.Closed) {
       this.reader.push(chunk);
     }
-    this.droppedChannel = -1;
+    this.channels.endOfRead();
     this.flush();
   }
 
@@ -156,7 +145,7 @@ export class Connection {
     if (!verdict.ok) {
       this.logger.info({ received: have.subarray(0, 8).toString('latin1') }, 'closing connection: %s', verdict.reason);
       this.closeReason = verdict.reason;
-      this.state = State.Closed;
+      this.setClosed();
       this.socket.end(PROTOCOL_HEADER);
       return;
     }
@@ -188,7 +177,7 @@ export class Connection {
         if (first) throw unexpectedFrame(frameDescription(FrameType.Body, part));
         return;
       }
-      const ch = this.channelFor(channel, first);
+      const ch = this.channels.forContent(channel, first);
       if (!ch) return;
       const done = ch.content.onBody(part, frameSize, first);
       if (done) ch.handleContent(done);
@@ -203,37 +192,24 @@ export class Connection {
       this.dropHandshake(`frame error: ${text}`);
       return;
     }
-    this.closeWithError(frameError(text));
     // The byte stream is out of step: a close-ok could not be read any more.
-    this.shutdown();
+    this.closeNow(frameError(text));
   }
 
   private onMethodFrame(channel: number, buf: Buffer, start: number, end: number): void {
-    if (end - start < 4) throw unknownFrame(FrameType.Method, buf.subarray(start, end));
-    const id = buf.readUInt32BE(start);
-    const r = this.decoder.reset(buf, start + 4, end);
-    let m: AnyMethod | undefined;
-    try {
-      m = decodeMethod(id, r);
-      // RabbitMQ refuses bytes after the last argument as it refuses a short frame
-      if (m && r.remaining !== 0) throw new WireDecodeError('trailing bytes');
-    } catch (err) {
-      if (err instanceof WireDecodeError) throw frameError(`cannot decode ${erlangBinary(buf.subarray(start + 4, end))}`).forMethod(id);
-      throw err;
-    }
-    if (!m) throw unknownMethod(id);
+    const m = decodeMethodFrame(this.decoder, buf, start, end);
 
     switch (this.state) {
       case State.Handshake:
         if (channel !== 0) return this.handshakeFrame(FrameType.Method, channel, buf.subarray(start, end));
         return handleHandshakeMethod(this, this.handshakeStep, m);
       case State.Closing:
-        if (channel === 0 && m.id === Method.ConnectionCloseOk) return this.finishClose();
+        if (channel === 0 && m.id === Method.ConnectionCloseOk) return this.shutdown();
         if (channel === 0 && m.id === Method.ConnectionClose) this.sendMethod(0, encodeConnectionCloseOk, {});
         return;
       case State.Open:
         if (channel === 0) return this.onConnectionMethod(m);
-        return this.onChannelMethod(channel, m);
+        return this.channels.onMethod(channel, m);
       default:
         return;
     }
@@ -256,40 +232,11 @@ export class Connection {
     }
   }
 
-  private onChannelMethod(channel: number, m: AnyMethod): void {
-    const ch = this.channels.get(channel);
-    if (m.id === Method.ChannelOpen) {
-      if (ch) throw channelError(`second 'channel.open' seen`).forMethod(m.id);
-      return this.openChannel(channel);
-    }
-    if (!ch) {
-      if (channel === this.droppedChannel) return;
-      throw channelError(`expected 'channel.open'`).forMethod(m.id);
-    }
-    if (ch.state === ChannelState.Closing) {
-      // After our channel.close only close / close-ok mean anything (RabbitMQ drops the rest).
-      if (m.id === Method.ChannelCloseOk) this.releaseChannel(ch);
-      else if (m.id === Method.ChannelClose) this.sendMethod(channel, encodeChannelCloseOk, {});
-      return;
-    }
-    if ((m.id >>> 16) === 10) throw commandInvalid('unimplemented method').forMethod(m.id);
-    ch.content.checkMethodAllowed();
-    if (m.id === Method.ChannelClose) {
-      this.releaseChannel(ch);
-      this.sendMethod(channel, encodeChannelCloseOk, {});
-      // What the client sent behind its channel.close (before it could see our
-      // close-ok) is dropped, as RabbitMQ drops frames on a channel it is closing.
-      this.droppedChannel = channel;
-      return;
-    }
-    ch.handleMethod(m);
-  }
-
   private onHeaderFrame(channel: number, buf: Buffer, start: number, end: number): void {
     if (this.state === State.Handshake) return this.handshakeFrame(FrameType.Header, channel, buf.subarray(start, end));
     if (this.state !== State.Open) return;
     if (channel === 0) throw unexpectedFrame(frameDescription(FrameType.Header, buf.subarray(start, end)));
-    const ch = this.channelFor(channel, true);
+    const ch = this.channels.forContent(channel, true);
     if (!ch) return;
     try {
       const done = ch.content.onHeader(buf, start, end);
@@ -318,81 +265,38 @@ export class Connection {
     }
   }
 
-  /** The open channel for a content frame; undefined when the frame is to be dropped. */
-  private channelFor(channel: number, check: boolean): Channel | undefined {
-    const ch = this.channels.get(channel);
-    if (!ch) {
-      if (check && channel !== this.droppedChannel) throw channelError(`expected 'channel.open'`);
-      return undefined;
-    }
-    return ch.state === ChannelState.Open ? ch : undefined;
-  }
-
-  // ---- channels -----------------------------------------------------------
-
-  private openChannel(channel: number): void {
-    if (this.openChannels >= this.channelMax) {
-      // RabbitMQ counts open channels (not channel numbers) and names no method in this close.
-      throw notAllowed(`number of channels opened (${this.openChannels}) has reached the negotiated channel_max (${this.channelMax})`);
-    }
-    this.channels.set(channel, new Channel(this, channel));
-    this.openChannels++;
-    this.sendMethod(channel, encodeChannelOpenOk, { channelId: Buffer.alloc(0) });
-  }
-
-  private releaseChannel(ch: Channel): void {
-    ch.teardown();
-    if (this.channels.get(ch.id) === ch) {
-      this.channels.delete(ch.id);
-      this.openChannels--;
-    }
-  }
-
-  /** Close one channel with a soft error; frames on it are dropped until close-ok. */
-  private closeChannel(ch: Channel, err: AmqpError): void {
-    ch.teardown();
-    ch.state = ChannelState.Closing;
-    this.logger.debug({ channel: ch.id, code: err.code }, 'channel error: %s', err.message);
-    this.sendMethod(ch.id, encodeChannelClose, {
-      replyCode: err.code,
-      replyText: err.replyText,
-      classId: err.classId,
-      methodId: err.methodId,
-    });
-  }
-
   // ---- output ------------------------------------------------------------
 
   sendMethod<A>(channel: number, encode: MethodEncoder<A>, args: A): void {
-    if (this.state === State.Closed) return;
-    writeMethodFrame(this.out, channel, encode, args);
-    this.scheduleFlush();
+    this.out.method(channel, encode, args);
   }
 
   sendHeartbeat(): void {
-    if (this.state === State.Closed) return;
-    writeHeartbeatFrame(this.out);
-    this.flush();
+    this.out.heartbeat();
   }
 
-  private scheduleFlush(): void {
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flushSoon);
-    }
+  takeWrote(): boolean {
+    const wrote = this.out.wrote;
+    this.out.wrote = false;
+    return wrote;
   }
 
-  /** Write everything encoded so far in one call. */
-  flush(): void {
-    if (this.out.pending === 0 || this.socket.destroyed) return;
-    this.socket.write(this.out.take());
-    if (this.heartbeat) this.heartbeat.sent = true;
+  private flush(): void {
+    this.out.flush();
+  }
+
+  /** No more input is read and no more output written. */
+  private setClosed(): void {
+    this.state = State.Closed;
+    this.out.closed = true;
+    this.reader.stop();
   }
 
   // ---- handshake callbacks (handshake.ts) --------------------------------
 
   tuned(channelMax: number, frameMax: number, heartbeat: number): void {
     this.channelMax = channelMax;
+    this.channels.channelMax = channelMax;
     this.frameMax = frameMax;
     this.heartbeatSeconds = heartbeat;
     this.reader.frameMax = frameMax;
@@ -409,29 +313,11 @@ export class Connection {
     this.logger.info({ user: this.user!.name, vhost }, 'connection opened');
   }
 
-  /**
-   * A login failed: connection.close 403 to clients that asked for it, then
-   * the socket is closed without waiting for close-ok (as RabbitMQ does);
-   * other clients just see the socket close.
-   */
-  refuseLogin(mechanism: string, username: string, reason: string): void {
-    this.logger.warn({ user: username, mechanism }, 'login refused: %s', reason);
-    this.closeReason = `login refused: ${reason}`;
-    if (this.authFailureClose) {
-      const err = new ConnectionError(ReplyCode.AccessRefused, `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`);
-      this.sendMethod(0, encodeConnectionClose, { replyCode: err.code, replyText: err.replyText, classId: 0, methodId: 0 });
-      this.shutdown();
-    } else {
-      this.dropHandshake(`login refused: ${reason}`);
-    }
-  }
-
   /** A handshake error RabbitMQ answers by closing the socket without a word, after a delay. */
   dropHandshake(reason: string): void {
     this.logger.info('closing connection during handshake: %s', reason);
     this.closeReason = reason;
-    this.state = State.Closed;
-    this.reader.stop();
+    this.setClosed();
     this.socket.pause();
     this.clearHandshakeTimer();
     this.closeTimer = setTimeout(() => this.destroy(), SILENT_CLOSE_DELAY_MS);
@@ -442,10 +328,7 @@ export class Connection {
 
   private onError(err: unknown, channel: number): void {
     if (this.state === State.Closed) return;
-    if (err instanceof ChannelError && channel !== 0) {
-      const ch = this.channels.get(channel);
-      if (ch && ch.state === ChannelState.Open) return this.closeChannel(ch, err);
-    }
+    if (err instanceof ChannelError && channel !== 0 && this.channels.closeWithError(channel, err)) return;
     if (err instanceof AmqpError) {
       if (this.state === State.Handshake && !(err instanceof ConnectionError && err.code === ReplyCode.NotAllowed)) {
         return this.dropHandshake(err.message);
@@ -461,7 +344,7 @@ export class Connection {
     if (this.state === State.Closing || this.state === State.Closed) return;
     this.closeReason = err.message;
     if (err.code !== ReplyCode.ConnectionForced) this.logger.warn({ code: err.code }, 'closing connection: %s', err.message);
-    this.teardownChannels();
+    this.channels.clear();
     this.sendMethod(0, encodeConnectionClose, {
       replyCode: err.code,
       replyText: err.replyText,
@@ -473,6 +356,12 @@ export class Connection {
     this.clearHandshakeTimer();
     this.closeTimer = setTimeout(() => this.destroy(), CLOSE_OK_TIMEOUT_MS);
     this.closeTimer.unref();
+  }
+
+  /** connection.close, then the socket is ended at once: for peers whose close-ok cannot or need not be awaited. */
+  closeNow(err: AmqpError): void {
+    this.closeWithError(err);
+    this.shutdown();
   }
 
   /** Close as the broker shuts down: 320 CONNECTION_FORCED to open connections, the socket closed for the rest. */
@@ -502,10 +391,6 @@ export class Connection {
     }
   }
 
-  private finishClose(): void {
-    this.shutdown();
-  }
-
   /**
    * After our close-ok to the client's connection.close, RabbitMQ leaves
    * closing the socket to the client (so TIME_WAIT stays on the client's
@@ -513,10 +398,9 @@ export class Connection {
    * closes it.
    */
   private awaitClientClose(): void {
-    this.teardownChannels();
+    this.channels.clear();
     this.flush();
-    this.state = State.Closed;
-    this.reader.stop();
+    this.setClosed();
     this.heartbeat?.stop();
     this.closeTimer = setTimeout(() => this.socket.destroy(), CLOSE_OK_TIMEOUT_MS);
     this.closeTimer.unref();
@@ -524,25 +408,17 @@ export class Connection {
 
   /** Flush what is pending, end the socket, release everything. */
   private shutdown(): void {
-    this.teardownChannels();
+    this.channels.clear();
     this.flush();
-    this.state = State.Closed;
-    this.reader.stop();
+    this.setClosed();
     this.socket.end();
     this.release();
   }
 
   private destroy(): void {
-    this.state = State.Closed;
-    this.reader.stop();
+    this.setClosed();
     this.socket.destroy();
     this.release();
-  }
-
-  private teardownChannels(): void {
-    for (const ch of this.channels.values()) ch.teardown();
-    this.channels.clear();
-    this.openChannels = 0;
   }
 
   private clearHandshakeTimer(): void {
@@ -556,7 +432,7 @@ export class Connection {
     this.clearHandshakeTimer();
     if (this.closeTimer) clearTimeout(this.closeTimer);
     this.heartbeat?.stop();
-    this.teardownChannels();
+    this.channels.clear();
     this.listener.connectionClosed(this, this.closeReason);
   }
 
@@ -566,22 +442,7 @@ export class Connection {
 
   private onSocketClose(): void {
     if (!this.closeReason) this.closeReason = 'client closed the socket';
-    this.state = State.Closed;
-    this.reader.stop();
+    this.setClosed();
     this.release();
   }
-}
-
-/**
- * A method id no class defines. RabbitMQ's connection process crashes on
- * one (the client sees a reset); warren answers 540 NOT_IMPLEMENTED, the
- * code for functionality the server does not have, naming the ids.
- */
-function unknownMethod(id: number): ConnectionError {
-  return new ConnectionError(ReplyCode.NotImplemented, `unknown method ${id >>> 16}.${id & 0xffff}`, id >>> 16, id & 0xffff);
-}
-
-/** A frame of an unknown type, or a frame too short for its type (RabbitMQ's "unknown_frame"). */
-function unknownFrame(type: number, payload: Buffer): ConnectionError {
-  return frameError(`${frameDescription(type, payload)}: unknown_frame`);
 }

@@ -10,7 +10,8 @@
  * connection.close 530; any other handshake error closes the socket
  * without a word, as RabbitMQ does before it trusts the peer.
  */
-import { notAllowed } from '../amqp/amqp-error.js';
+import { ConnectionError, notAllowed } from '../amqp/amqp-error.js';
+import { ReplyCode } from '../amqp/generated/constants.js';
 import {
   Method,
   encodeConnectionOpenOk,
@@ -66,7 +67,7 @@ function onStartOk(conn: Connection, m: ConnectionStartOk): void {
   const { username, password } = parsed.credentials;
   const auth = conn.broker.authenticate(username, password, conn.remoteAddress);
   if (!auth.ok) {
-    conn.refuseLogin(mechanism, username, auth.reason);
+    refuseLogin(conn, mechanism, username, auth.reason);
     return;
   }
   conn.user = auth.user;
@@ -109,6 +110,21 @@ function onOpen(conn: Connection, m: ConnectionOpen): void {
   }
   conn.sendMethod(0, encodeConnectionOpenOk, {});
   conn.opened(vhost);
+}
+
+/**
+ * A login failed. Clients that advertised authentication_failure_close get
+ * connection.close 403 and the socket closed without waiting for close-ok (as
+ * RabbitMQ does); the rest get the silent close. Either way the reason goes
+ * to the log only.
+ */
+function refuseLogin(conn: Connection, mechanism: string, username: string, reason: string): void {
+  conn.logger.warn({ user: username, mechanism }, 'login refused: %s', reason);
+  if (conn.authFailureClose) {
+    conn.closeNow(new ConnectionError(ReplyCode.AccessRefused, `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`));
+  } else {
+    conn.dropHandshake(`login refused: ${reason}`);
+  }
 }
 
 /** A client capability flag from client-properties.capabilities. */

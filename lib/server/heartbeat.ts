@@ -6,12 +6,14 @@
  * last byte (RabbitMQ: "between 2 and 3 intervals"; measured 3T after a
  * connection.open with T = 1 s).
  *
- * The connection only flips two booleans per read and write (`received`,
- * `sent`), so the I/O path never reads a clock; one timer per connection
- * does the rest.
+ * The connection only flips booleans per read and write (`received` here,
+ * and its output's "wrote" flag), so the I/O path never reads a clock; one
+ * timer per connection does the rest.
  */
 
 export interface HeartbeatPeer {
+  /** whether anything was written since the last call (and reset that) */
+  takeWrote(): boolean;
   sendHeartbeat(): void;
   heartbeatTimedOut(seconds: number): void;
 }
@@ -19,8 +21,6 @@ export interface HeartbeatPeer {
 export class Heartbeat {
   /** set by the connection whenever bytes arrive */
   received = false;
-  /** set by the connection whenever bytes are written */
-  sent = false;
   private readonly peer: HeartbeatPeer;
   private readonly seconds: number;
   private timer: NodeJS.Timeout | null = null;
@@ -51,7 +51,9 @@ export class Heartbeat {
       this.peer.heartbeatTimedOut(this.seconds);
       return;
     }
-    if (!this.sent) this.peer.sendHeartbeat();
-    this.sent = false;
+    if (!this.peer.takeWrote()) {
+      this.peer.sendHeartbeat();
+      this.peer.takeWrote(); // our own heartbeat does not count as traffic
+    }
   }
 }
