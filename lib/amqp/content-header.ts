@@ -7,11 +7,10 @@
  * (expiration, priority, headers...), so forwarding a message never
  * re-encodes what the publisher sent.
  */
-import { decodeBasicProperties, encodeBasicProperties } from './generated/properties.js';
+import { decodeBasicProperties } from './generated/properties.js';
 import type { BasicProperties } from './generated/properties.js';
 import { WireDecodeError } from './wire-errors.js';
 import { WireReader } from './wire-reader.js';
-import type { WireWriter } from './wire-writer.js';
 
 /** class-id(2) + weight(2) + body-size(8) */
 export const HEADER_PREFIX_SIZE = 12;
@@ -42,9 +41,4 @@ export function decodeProperties(propertyBytes: Buffer, r: WireReader = new Wire
   const props = decodeBasicProperties(r);
   if (r.remaining !== 0) throw new WireDecodeError(`${r.remaining} bytes after the content header properties`);
   return props;
-}
-
-/** Encode property flags and properties, as they follow the header prefix. */
-export function encodeProperties(w: WireWriter, props: BasicProperties): void {
-  encodeBasicProperties(w, props);
 }

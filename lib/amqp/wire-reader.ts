@@ -7,7 +7,6 @@
  * Reading past the end throws WireDecodeError, which the connection turns
  * into the connection exception RabbitMQ sends for a malformed frame.
  */
-import { isUtf8 } from 'node:buffer';
 import { decodeFieldValue } from './field-table.js';
 import type { FieldTable, FieldValue } from './field-table.js';
 import { WireDecodeError } from './wire-errors.js';
@@ -143,12 +142,6 @@ export class WireReader {
     const s = this.buf.subarray(this.pos, this.pos + len);
     this.pos += len;
     return s;
-  }
-
-  /** A long string that holds text; null when its bytes are not valid UTF-8. */
-  longstrText(): string | null {
-    const bytes = this.longstr();
-    return isUtf8(bytes) ? bytes.toString('utf8') : null;
   }
 
   table(): FieldTable {

@@ -8,7 +8,7 @@
  * lives in lib/server/ and calls in here; nothing here knows about sockets.
  */
 import { isIP } from 'node:net';
-import { checkPassword, hashPassword, DEFAULT_HASHING_ALGORITHM } from '../auth/password-hash.js';
+import { checkPassword, DEFAULT_HASHING_ALGORITHM } from '../auth/password-hash.js';
 import type { HashingAlgorithm } from '../auth/password-hash.js';
 import { UserRegistry } from '../auth/users.js';
 import type { AuthResult } from '../auth/users.js';
@@ -150,11 +150,6 @@ export class Broker {
   vhostAccess(username: string, vhost: string): VhostAccess {
     if (!this.vhosts.has(vhost)) return 'no-vhost';
     return this.users.permission(username, vhost) ? 'ok' : 'refused';
-  }
-
-  /** Hash a password the way stored users' passwords are hashed. */
-  static hashPassword(password: string): string {
-    return hashPassword(password, DEFAULT_HASHING_ALGORITHM);
   }
 }
 

@@ -113,10 +113,6 @@ export class Connection {
     this.handshakeTimer.unref();
   }
 
-  get isOpen(): boolean {
-    return this.state === State.Open;
-  }
-
   get channelCount(): number {
     return this.channels.count;
   }

@@ -8,7 +8,7 @@
  * nothing is copied, and one-part bodies need no concatenation at all.
  */
 import { preconditionFailed, unexpectedFrame } from '../amqp/amqp-error.js';
-import { readHeaderPrefix } from '../amqp/content-header.js';
+import { HEADER_PREFIX_SIZE, readHeaderPrefix } from '../amqp/content-header.js';
 import type { AnyMethod } from '../amqp/generated/methods.js';
 
 /** A complete message as published: method, header fields, raw properties, body. */
@@ -82,7 +82,7 @@ export class ContentAssembler {
       this.reset();
       throw err;
     }
-    this.properties = buf.subarray(start + 12, end);
+    this.properties = buf.subarray(start + HEADER_PREFIX_SIZE, end);
     this.bodySize = prefix.bodySize;
     this.remaining = prefix.bodySize;
     if (this.remaining === 0) return this.finish();
