@@ -11,6 +11,11 @@
  * Only method and header frames split across chunks are gathered into a
  * buffer of their own (they are small: at most frame_max).
  *
+ * The price of zero copies: a slice keeps its whole chunk (up to 64 KiB) in
+ * memory. Fine for messages that pass straight through; a queue that holds
+ * many small messages for long should copy their bodies into compact
+ * storage when it keeps them.
+ *
  * Frame size is checked against frame_max from the 7-byte frame header,
  * before the payload is read, so a peer cannot make us buffer more. Like
  * RabbitMQ, a payload of up to frame_max bytes is let through (an 8-byte
