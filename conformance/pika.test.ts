@@ -26,5 +26,5 @@ t.test('pika: 100 channels, auth failure, unknown vhost, 540', { skip }, async (
   t.equal(r.clean_close, true);
   t.match(r.wrong_password, /^ProbableAuthenticationError|AuthenticationError|ACCESS_REFUSED/);
   t.match(r.unknown_vhost, /530.*NOT_ALLOWED - vhost no-such-vhost not found/);
-  t.same(r.queue_declare, [540, 'NOT_IMPLEMENTED - queue.declare is not implemented yet']);
+  t.same(r.tx_select, [540, 'NOT_IMPLEMENTED - tx.select is not implemented yet']);
 });

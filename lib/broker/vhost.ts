@@ -1,8 +1,22 @@
 /**
- * A virtual host: a namespace of exchanges, queues and bindings with its
- * own permissions. For now it holds only its identity; the messaging core
- * adds its exchanges, queues and routing.
+ * A virtual host: a namespace of exchanges, queues and bindings. This file
+ * owns that state and its invariants: the predeclared exchanges, routing a
+ * message through the exchange graph, and the cascades when something goes
+ * away (bindings of a deleted queue or exchange, auto-delete exchanges
+ * losing their last binding).
+ *
+ * The operations a client asks for, with RabbitMQ's checks and reply texts,
+ * are in vhost-operations.ts; this file trusts its callers.
  */
+import type { FieldTable } from '../amqp/field-table.js';
+import { Binding } from './binding.js';
+import type { Destination } from './binding.js';
+import { DefaultExchange } from './default-exchange.js';
+import type { Exchange, ExchangeOptions } from './exchange.js';
+import { createExchange } from './exchange-types.js';
+import type { Message } from './message.js';
+import { Queue } from './queue.js';
+import type { QueueOptions, QueueOwner } from './queue.js';
 
 export interface VhostMetadata {
   description?: string;
@@ -10,12 +24,106 @@ export interface VhostMetadata {
   defaultQueueType?: string;
 }
 
+/** The exchanges every vhost starts with, as RabbitMQ predeclares them. */
+const PREDECLARED: readonly [string, string, boolean][] = [
+  ['amq.direct', 'direct', false],
+  ['amq.fanout', 'fanout', false],
+  ['amq.topic', 'topic', false],
+  ['amq.headers', 'headers', false],
+  ['amq.match', 'headers', false],
+  ['amq.rabbitmq.trace', 'topic', true],
+];
+
 export class VirtualHost {
   readonly name: string;
   metadata: VhostMetadata;
+  readonly exchanges = new Map<string, Exchange>();
+  readonly queues = new Map<string, Queue>();
+  readonly defaultExchange: DefaultExchange;
+  /** the current routing pass, for de-duplicating destinations without a Set */
+  private routePass = 0;
+  private readonly scratch: Destination[] = [];
 
   constructor(name: string, metadata: VhostMetadata = {}) {
     this.name = name;
     this.metadata = metadata;
+    this.defaultExchange = new DefaultExchange(name, this.queues);
+    this.exchanges.set('', this.defaultExchange);
+    for (const [xname, type, internal] of PREDECLARED) {
+      this.addExchange(xname, type, { durable: true, autoDelete: false, internal, arguments: {} });
+    }
+  }
+
+  /**
+   * The queues a message published to `exchange` reaches, each once, through
+   * exchange-to-exchange bindings too (loops included): pushed onto out.
+   */
+  route(exchange: Exchange, message: Message, out: Queue[]): void {
+    const pass = ++this.routePass;
+    const pending = this.scratch;
+    pending.length = 0;
+    exchange.routeMark = pass;
+    exchange.route(message, pending);
+    for (let i = 0; i < pending.length; i++) {
+      const d = pending[i]!;
+      if (d.routeMark === pass) continue;
+      d.routeMark = pass;
+      if (d.kind === 'queue') out.push(d);
+      else d.route(message, pending);
+    }
+    pending.length = 0;
+  }
+
+  addExchange(name: string, type: string, o: ExchangeOptions): Exchange {
+    const x = createExchange(type, name, this.name, o);
+    this.exchanges.set(name, x);
+    return x;
+  }
+
+  addQueue(name: string, o: QueueOptions, owner: QueueOwner | null): Queue {
+    const q = new Queue(name, this.name, o, owner);
+    this.queues.set(name, q);
+    return q;
+  }
+
+  /** Bind; returns false if the identical binding exists already. */
+  bind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): boolean {
+    const b = new Binding(source, destination, routingKey, args);
+    if (!source.addBinding(b)) return false;
+    if (destination.kind === 'queue') destination.bindings.add(b);
+    else destination.incoming.add(b);
+    return true;
+  }
+
+  /** Remove a binding if it exists (RabbitMQ: unbinding a missing binding succeeds). */
+  unbind(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): void {
+    const probe = new Binding(source, destination, routingKey, args);
+    const b = source.bindings.get(probe.id);
+    if (b) this.removeBinding(b);
+  }
+
+  /** Delete a queue: its consumers are cancelled, its bindings removed. Returns its ready-message count. */
+  deleteQueue(q: Queue): number {
+    if (q.deleted || this.queues.get(q.name) !== q) return 0;
+    this.queues.delete(q.name);
+    const count = q.close();
+    for (const b of [...q.bindings]) this.removeBinding(b);
+    return count;
+  }
+
+  deleteExchange(x: Exchange): void {
+    if (this.exchanges.get(x.name) !== x) return;
+    this.exchanges.delete(x.name);
+    for (const b of [...x.bindings.values()]) this.removeBinding(b);
+    for (const b of [...x.incoming]) this.removeBinding(b);
+  }
+
+  private removeBinding(b: Binding): void {
+    b.source.removeBinding(b);
+    if (b.destination.kind === 'queue') b.destination.bindings.delete(b);
+    else b.destination.incoming.delete(b);
+    // an auto-delete exchange goes when its last binding (as source) goes
+    const src = b.source;
+    if (src.autoDelete && src.bindings.size === 0) this.deleteExchange(src);
   }
 }

@@ -100,6 +100,11 @@ export class ChannelTable {
     return true;
   }
 
+  /** The socket drained (or similar): let every channel's consumers take messages again. */
+  resumeDeliveries(): void {
+    for (const ch of this.channels.values()) ch.resumeDeliveries();
+  }
+
   /** The connection is going: release every channel. */
   clear(): void {
     for (const ch of this.channels.values()) ch.teardown();

@@ -1,23 +1,45 @@
 /**
  * One AMQP channel of a connection: its state (open, or closing after a
- * channel exception), content assembly, flow, and the dispatch of the
- * methods a client sends on it.
+ * channel exception), content assembly, flow, its consumers, its
+ * deliveries awaiting acknowledgement and the prefetch limits on them, and
+ * the dispatch of the methods a client sends on it to
+ * entity-methods.ts (exchange.*, queue.*) and basic-methods.ts (basic.*).
  *
  * The connection owns the channel table and the rules that apply before a
  * method reaches a channel (channel.open, frames on closing channels); this
  * class handles what happens inside an open channel.
  */
-import { notImplemented, commandInvalid } from '../amqp/amqp-error.js';
-import { Method, METHOD_INFO, encodeChannelFlowOk } from '../amqp/generated/methods.js';
+import { commandInvalid, notFound, notImplemented } from '../amqp/amqp-error.js';
+import { Method, METHOD_INFO, encodeBasicCancel, encodeBasicDeliver, encodeChannelFlowOk } from '../amqp/generated/methods.js';
 import type { AnyMethod } from '../amqp/generated/methods.js';
 import type { MethodEncoder } from '../amqp/frame-writer.js';
+import type { Message } from '../broker/message.js';
+import type { Queue, QueueOwner } from '../broker/queue.js';
+import type { QueueEntry } from '../broker/ready-list.js';
+import type { VirtualHost } from '../broker/vhost.js';
+import { handleBasicMethod, handlePublish } from './basic-methods.js';
+import type { Consumer, ConsumerChannel } from './consumer.js';
 import { ContentAssembler } from './content-assembler.js';
 import type { Content } from './content-assembler.js';
+import { handleEntityMethod } from './entity-methods.js';
+import { UnackedDeliveries } from './unacked-deliveries.js';
+import type { Delivery } from './unacked-deliveries.js';
 
 /** What a channel needs from its connection. */
 export interface ChannelHost {
   sendMethod<A>(channel: number, encode: MethodEncoder<A>, args: A): void;
+  sendContent<A>(channel: number, encode: MethodEncoder<A>, args: A, message: Message): void;
   readonly maxMessageSize: number;
+  /** the connection's socket is backed up: deliveries wait */
+  readonly outputBlocked: boolean;
+  /** the vhost the connection opened (set before any channel exists) */
+  readonly virtualHost: VirtualHost;
+  readonly username: string;
+  /** the client advertised consumer_cancel_notify */
+  readonly consumerCancelNotify: boolean;
+  /** identity for exclusive queues: the connection */
+  readonly queueOwner: QueueOwner;
+  exclusiveQueueDeclared(q: Queue): void;
 }
 
 export const enum ChannelState {
@@ -26,13 +48,24 @@ export const enum ChannelState {
   Closing,
 }
 
-export class Channel {
+export class Channel implements ConsumerChannel {
   readonly id: number;
   state = ChannelState.Open;
   /** false after the client sent channel.flow active=false: deliveries to this channel pause */
   flowActive = true;
   readonly content: ContentAssembler;
-  private readonly host: ChannelHost;
+  readonly host: ChannelHost;
+  readonly consumers = new Map<string, Consumer>();
+  readonly unacked = new UnackedDeliveries();
+  /** basic.qos global=false: the prefetch given to consumers created from now on */
+  consumerPrefetch = 0;
+  /** basic.qos global=true: a limit on the channel's unacknowledged consumer deliveries */
+  channelPrefetch = 0;
+  /** unacknowledged deliveries to this channel's consumers (not basic.get), for channelPrefetch */
+  consumerUnacked = 0;
+  /** queue.declare's name, for the empty-name shortcut of later methods */
+  mostRecentQueue = '';
+  private lastTag = 0;
 
   constructor(host: ChannelHost, id: number) {
     this.host = host;
@@ -40,13 +73,21 @@ export class Channel {
     this.content = new ContentAssembler(host.maxMessageSize);
   }
 
+  get vhost(): VirtualHost {
+    return this.host.virtualHost;
+  }
+
   /** A method the client sent on this open channel (channel.open and channel.close are the connection's). */
   handleMethod(m: AnyMethod): void {
+    const cls = m.id >>> 16;
+    if (cls === 40 || cls === 50) return handleEntityMethod(this, m);
+    if (cls === 60 && m.id !== Method.BasicPublish && handleBasicMethod(this, m)) return;
     switch (m.id) {
       case Method.ChannelFlow:
         // RabbitMQ answers active=false with 540; warren honours it (deliveries pause) as the spec intends.
         this.flowActive = m.active;
         this.host.sendMethod(this.id, encodeChannelFlowOk, { active: m.active });
+        if (m.active) this.resumeDeliveries();
         return;
       case Method.ChannelFlowOk:
         // the client acknowledging a server-sent flow: warren never sends one, so there is nothing to track
@@ -67,12 +108,100 @@ export class Channel {
 
   /** A message whose header and body have all arrived. */
   handleContent(c: Content): void {
+    if (c.method.id === Method.BasicPublish) return handlePublish(this, c.method, c);
     const info = METHOD_INFO.get(c.method.id)!;
     throw notImplemented(`${info.name} is not implemented yet`).forMethod(c.method.id);
   }
 
+  /** RabbitMQ's shortcut: an empty queue name means the queue this channel declared last. */
+  queueName(name: string): string {
+    if (name !== '') return name;
+    if (this.mostRecentQueue === '') throw notFound('no previously declared queue');
+    return this.mostRecentQueue;
+  }
+
+  nextDeliveryTag(): number {
+    return ++this.lastTag;
+  }
+
+  // ---- deliveries (ConsumerChannel) --------------------------------------
+
+  canDeliver(ackRequired: boolean): boolean {
+    if (this.state !== ChannelState.Open || !this.flowActive || this.host.outputBlocked) return false;
+    return !ackRequired || this.channelPrefetch === 0 || this.consumerUnacked < this.channelPrefetch;
+  }
+
+  deliver(consumer: Consumer, queue: Queue, entry: QueueEntry): void {
+    const tag = ++this.lastTag;
+    if (!consumer.noAck) {
+      this.unacked.add({ tag, queue, entry, consumer });
+      consumer.unacked++;
+      this.consumerUnacked++;
+    }
+    const m = entry.message;
+    this.host.sendContent(
+      this.id,
+      encodeBasicDeliver,
+      { consumerTag: consumer.tag, deliveryTag: tag, redelivered: entry.redelivered, exchange: m.exchange, routingKey: m.routingKey },
+      m,
+    );
+  }
+
+  /** The consumer's queue was deleted: forget the consumer and tell clients that understand it. */
+  consumerQueueDeleted(consumer: Consumer): void {
+    if (this.consumers.get(consumer.tag) !== consumer) return;
+    this.consumers.delete(consumer.tag);
+    if (this.host.consumerCancelNotify && this.state === ChannelState.Open) {
+      this.host.sendMethod(this.id, encodeBasicCancel, { consumerTag: consumer.tag, noWait: true });
+    }
+  }
+
+  /** Let the queues of this channel's consumers deliver again (an ack, a drained socket, flow on). */
+  resumeDeliveries(): void {
+    for (const c of this.consumers.values()) c.queue.drain();
+  }
+
+  /** Acknowledged, or rejected without requeue: the messages are done with. */
+  settle(deliveries: readonly Delivery[]): void {
+    for (const d of deliveries) {
+      d.queue.settle(d.entry);
+      this.released(d);
+    }
+    this.resumeDeliveries();
+  }
+
+  /** Back to their queues, at their original positions, marked redelivered. */
+  requeue(deliveries: readonly Delivery[]): void {
+    const byQueue = new Map<Queue, QueueEntry[]>();
+    for (const d of deliveries) {
+      this.released(d);
+      const list = byQueue.get(d.queue);
+      if (list) list.push(d.entry);
+      else byQueue.set(d.queue, [d.entry]);
+    }
+    for (const [q, entries] of byQueue) q.requeue(entries);
+    this.resumeDeliveries();
+  }
+
+  /** Stop a consumer; an auto-delete queue losing its last consumer is deleted. */
+  cancelConsumer(c: Consumer): void {
+    this.consumers.delete(c.tag);
+    if (c.queue.removeConsumer(c)) this.vhost.deleteQueue(c.queue);
+  }
+
   /** The channel is going away (closed by either side, or its connection ended): release what it holds. */
   teardown(): void {
+    this.state = ChannelState.Closing;
     this.content.reset();
+    const pending = this.unacked.takeAll();
+    if (pending.length > 0) this.requeue(pending);
+    for (const c of [...this.consumers.values()]) this.cancelConsumer(c);
+  }
+
+  private released(d: Delivery): void {
+    if (d.consumer) {
+      d.consumer.unacked--;
+      this.consumerUnacked--;
+    }
   }
 }

@@ -33,6 +33,9 @@ import { WireDecodeError } from '../amqp/wire-errors.js';
 import { WireReader } from '../amqp/wire-reader.js';
 import type { User } from '../auth/users.js';
 import type { Broker } from '../broker/broker.js';
+import type { Message } from '../broker/message.js';
+import type { Queue } from '../broker/queue.js';
+import type { VirtualHost } from '../broker/vhost.js';
 import type { AmqpListener } from './amqp-listener.js';
 import type { Logger } from '../log.js';
 import { ChannelTable } from './channel-table.js';
@@ -76,6 +79,8 @@ export class Connection {
   consumerCancelNotify = false;
   user: User | null = null;
   vhost: string | null = null;
+  /** the VirtualHost opened; channels exist only after connection.open, so they can rely on it */
+  virtualHost!: VirtualHost;
   channelMax = 0;
   frameMax = 0;
   heartbeatSeconds = 0;
@@ -91,13 +96,15 @@ export class Connection {
   private closeTimer: NodeJS.Timeout | null = null;
   private closeReason = '';
   private released = false;
+  /** exclusive queues this connection declared: deleted when it closes */
+  private readonly exclusiveQueues = new Set<Queue>();
 
   constructor(listener: AmqpListener, socket: Socket, id: number) {
     const broker = listener.broker;
     this.listener = listener;
     this.broker = broker;
     this.socket = socket;
-    this.out = new FrameOutput(socket);
+    this.out = new FrameOutput(socket, () => this.channels.resumeDeliveries());
     this.id = id;
     this.remoteAddress = socket.remoteAddress ?? '';
     this.name = `${socket.remoteAddress}:${socket.remotePort} -> ${socket.localAddress}:${socket.localPort}`;
@@ -267,6 +274,26 @@ export class Connection {
     this.out.method(channel, encode, args);
   }
 
+  sendContent<A>(channel: number, encode: MethodEncoder<A>, args: A, message: Message): void {
+    this.out.content(channel, encode, args, message);
+  }
+
+  get outputBlocked(): boolean {
+    return this.out.blocked;
+  }
+
+  get username(): string {
+    return this.user?.name ?? '';
+  }
+
+  get queueOwner(): object {
+    return this;
+  }
+
+  exclusiveQueueDeclared(q: Queue): void {
+    this.exclusiveQueues.add(q);
+  }
+
   sendHeartbeat(): void {
     this.out.heartbeat();
   }
@@ -296,6 +323,7 @@ export class Connection {
     this.frameMax = frameMax;
     this.heartbeatSeconds = heartbeat;
     this.reader.frameMax = frameMax;
+    this.out.frameMax = frameMax;
     if (heartbeat > 0) {
       this.heartbeat = new Heartbeat(this, heartbeat);
       this.heartbeat.start();
@@ -304,6 +332,7 @@ export class Connection {
 
   opened(vhost: string): void {
     this.vhost = vhost;
+    this.virtualHost = this.broker.vhosts.get(vhost)!;
     this.state = State.Open;
     this.clearHandshakeTimer();
     this.logger.info({ user: this.user!.name, vhost }, 'connection opened');
@@ -429,6 +458,8 @@ export class Connection {
     if (this.closeTimer) clearTimeout(this.closeTimer);
     this.heartbeat?.stop();
     this.channels.clear();
+    for (const q of this.exclusiveQueues) this.virtualHost.deleteQueue(q);
+    this.exclusiveQueues.clear();
     this.listener.connectionClosed(this, this.closeReason);
   }
 

@@ -10,7 +10,11 @@ import type { FieldTable } from '../amqp/field-table.js';
 
 /** What warren implements of RabbitMQ's advertised capabilities. */
 export const CAPABILITIES: Readonly<Record<string, boolean>> = {
+  exchange_exchange_bindings: true,
+  'basic.nack': true,
+  consumer_cancel_notify: true,
   authentication_failure_close: true,
+  per_consumer_qos: true,
 };
 
 /** package.json sits two folders up from lib/server/, three from dist/lib/server/. */

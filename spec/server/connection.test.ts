@@ -68,9 +68,6 @@ t.test('channel.flow is acknowledged with the same active flag', async (t) => {
 t.test('methods of later issues answer 540 NOT_IMPLEMENTED, never silence', async (t) => {
   const b = await withBroker(t);
   const cases = [
-    { m: { id: Method.QueueDeclare, queue: 'q', passive: false, durable: false, exclusive: false, autoDelete: false, noWait: false, arguments: {} }, name: 'queue.declare', cls: 50, mth: 10 },
-    { m: { id: Method.ExchangeDeclare, exchange: 'x', type: 'direct', passive: false, durable: false, autoDelete: false, internal: false, noWait: false, arguments: {} }, name: 'exchange.declare', cls: 40, mth: 10 },
-    { m: { id: Method.BasicQos, prefetchSize: 0, prefetchCount: 10, global: false }, name: 'basic.qos', cls: 60, mth: 10 },
     { m: { id: Method.ConfirmSelect, nowait: false }, name: 'confirm.select', cls: 85, mth: 10 },
     { m: { id: Method.TxSelect }, name: 'tx.select', cls: 90, mth: 10 },
   ] as const;

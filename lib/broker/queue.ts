@@ -1,0 +1,170 @@
+/**
+ * A queue: its identity and flags, the messages waiting for a consumer
+ * (ReadyList), its consumers and the round robin between them, and the
+ * count of messages delivered but not yet acknowledged.
+ *
+ * Delivery is pull-free and synchronous: enqueue() and anything that may let
+ * a consumer take more (an ack, a socket draining, a new consumer) call
+ * drain(), which hands ready messages to consumers that can take them, in
+ * turn, until the queue is empty or no consumer can take more. Consumers
+ * decide for themselves whether they can (prefetch, flow, socket
+ * backpressure); the queue knows nothing about channels or sockets.
+ */
+import type { FieldTable } from '../amqp/field-table.js';
+import type { Binding } from './binding.js';
+import type { Message } from './message.js';
+import { QueueEntry, ReadyList } from './ready-list.js';
+
+/** What a queue needs from a consumer (lib/server/consumer.ts implements it). */
+export interface QueueConsumer {
+  readonly tag: string;
+  readonly exclusive: boolean;
+  /** true when no acknowledgement will come: the message is settled on delivery */
+  readonly noAck: boolean;
+  /** Can it take one more message now? (prefetch, channel.flow, socket backpressure) */
+  canTake(): boolean;
+  deliver(queue: Queue, entry: QueueEntry): void;
+  /** The queue was deleted under the consumer. */
+  queueDeleted(queue: Queue): void;
+}
+
+/** The connection that declared an exclusive queue (anything with an identity). */
+export type QueueOwner = object;
+
+export interface QueueOptions {
+  durable: boolean;
+  exclusive: boolean;
+  autoDelete: boolean;
+  arguments: FieldTable;
+}
+
+export class Queue {
+  readonly kind = 'queue' as const;
+  readonly name: string;
+  readonly vhost: string;
+  readonly durable: boolean;
+  readonly autoDelete: boolean;
+  readonly arguments: FieldTable;
+  /** the connection of an exclusive queue, null otherwise */
+  readonly owner: QueueOwner | null;
+  /** bindings with this queue as destination */
+  readonly bindings = new Set<Binding>();
+  /** Router bookkeeping: the routing pass that last reached this queue. */
+  routeMark = 0;
+  deleted = false;
+  /** messages delivered to consumers or basic.get and not yet settled */
+  unacked = 0;
+
+  private readonly ready = new ReadyList();
+  private readonly consumers: QueueConsumer[] = [];
+  private nextConsumer = 0;
+  private hadConsumers = false;
+  private seq = 0;
+  private draining = false;
+
+  constructor(name: string, vhost: string, o: QueueOptions, owner: QueueOwner | null) {
+    this.name = name;
+    this.vhost = vhost;
+    this.durable = o.durable;
+    this.autoDelete = o.autoDelete;
+    this.arguments = o.arguments;
+    this.owner = owner;
+  }
+
+  get messageCount(): number {
+    return this.ready.length;
+  }
+
+  get consumerCount(): number {
+    return this.consumers.length;
+  }
+
+  get hasExclusiveConsumer(): boolean {
+    return this.consumers.length === 1 && this.consumers[0]!.exclusive;
+  }
+
+  enqueue(message: Message): void {
+    this.ready.push(new QueueEntry(++this.seq, message));
+    if (this.consumers.length > 0) this.drain();
+  }
+
+  /** Hand ready messages to consumers that can take them, round robin. */
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      const consumers = this.consumers;
+      while (this.ready.length > 0) {
+        const n = consumers.length;
+        let picked: QueueConsumer | undefined;
+        for (let i = 0; i < n; i++) {
+          const c = consumers[(this.nextConsumer + i) % n]!;
+          if (c.canTake()) {
+            picked = c;
+            this.nextConsumer = (this.nextConsumer + i + 1) % n;
+            break;
+          }
+        }
+        if (!picked) return;
+        const entry = this.ready.shift()!;
+        if (!picked.noAck) this.unacked++;
+        picked.deliver(this, entry);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** basic.get: the next ready message, if any. */
+  get(noAck: boolean): QueueEntry | undefined {
+    const entry = this.ready.shift();
+    if (entry && !noAck) this.unacked++;
+    return entry;
+  }
+
+  /** A delivered message was acknowledged (or rejected without requeue). */
+  settle(_entry: QueueEntry): void {
+    if (!this.deleted) this.unacked--;
+  }
+
+  /** Delivered messages come back to their original positions, marked redelivered. */
+  requeue(entries: readonly QueueEntry[]): void {
+    if (this.deleted) return;
+    for (const e of entries) {
+      e.redelivered = true;
+      this.unacked--;
+      this.ready.insertBySeq(e);
+    }
+    this.drain();
+  }
+
+  addConsumer(c: QueueConsumer): void {
+    this.consumers.push(c);
+    this.hadConsumers = true;
+    this.drain();
+  }
+
+  /** Returns true when this was the last consumer of an auto-delete queue (the caller deletes it). */
+  removeConsumer(c: QueueConsumer): boolean {
+    const i = this.consumers.indexOf(c);
+    if (i < 0) return false;
+    this.consumers.splice(i, 1);
+    if (this.nextConsumer > i) this.nextConsumer--;
+    if (this.nextConsumer >= this.consumers.length) this.nextConsumer = 0;
+    return this.autoDelete && this.hadConsumers && this.consumers.length === 0 && !this.deleted;
+  }
+
+  /** Drop every ready message; returns how many. */
+  purge(): number {
+    return this.ready.clear();
+  }
+
+  /** The queue is being deleted: consumers are told, messages dropped. Returns the ready count. */
+  close(): number {
+    this.deleted = true;
+    const count = this.ready.clear();
+    const consumers = this.consumers.splice(0);
+    for (const c of consumers) c.queueDeleted(this);
+    return count;
+  }
+}

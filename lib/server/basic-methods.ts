@@ -1,0 +1,168 @@
+/**
+ * basic.* on a channel: publish (with mandatory returns), consume and
+ * cancel, qos, get, and the acknowledgements (ack, nack, reject, recover),
+ * with RabbitMQ's checks and reply texts (rabbit_channel:handle_method/3).
+ */
+import { AmqpError, accessRefused, notAllowed, notImplemented, preconditionFailed, syntaxError } from '../amqp/amqp-error.js';
+import { ReplyCode } from '../amqp/generated/constants.js';
+import {
+  Method,
+  encodeBasicCancelOk,
+  encodeBasicConsumeOk,
+  encodeBasicGetEmpty,
+  encodeBasicGetOk,
+  encodeBasicQosOk,
+  encodeBasicRecoverOk,
+  encodeBasicReturn,
+} from '../amqp/generated/methods.js';
+import type { AnyMethod, BasicConsume, BasicGet, BasicPublish } from '../amqp/generated/methods.js';
+import { PropertyFlag } from '../amqp/generated/properties.js';
+import { Message } from '../broker/message.js';
+import type { Queue } from '../broker/queue.js';
+import { generatedName, queueResource } from '../broker/resource-names.js';
+import { exchangeOrDie, queueForUse } from '../broker/vhost-operations.js';
+import type { Channel } from './channel.js';
+import { Consumer } from './consumer.js';
+import type { Content } from './content-assembler.js';
+
+/** Handles the basic.* methods without content; false for those it does not know. */
+export function handleBasicMethod(ch: Channel, m: AnyMethod): boolean {
+  try {
+    return dispatch(ch, m);
+  } catch (err) {
+    if (err instanceof AmqpError) err.forMethod(m.id);
+    throw err;
+  }
+}
+
+function dispatch(ch: Channel, m: AnyMethod): boolean {
+  const host = ch.host;
+  switch (m.id) {
+    case Method.BasicQos:
+      if (m.prefetchSize !== 0) throw notImplemented(`prefetch_size!=0 (${m.prefetchSize})`);
+      // RabbitMQ's reading: global=false sets the prefetch of consumers created from now on,
+      // global=true limits the channel's unacknowledged consumer deliveries as a whole
+      if (m.global) ch.channelPrefetch = m.prefetchCount;
+      else ch.consumerPrefetch = m.prefetchCount;
+      host.sendMethod(ch.id, encodeBasicQosOk, {});
+      ch.resumeDeliveries();
+      return true;
+    case Method.BasicConsume:
+      consume(ch, m);
+      return true;
+    case Method.BasicCancel: {
+      const c = ch.consumers.get(m.consumerTag);
+      // cancelling an unknown tag succeeds (the spec requires it be ignored)
+      if (!m.noWait) host.sendMethod(ch.id, encodeBasicCancelOk, { consumerTag: m.consumerTag });
+      if (c) ch.cancelConsumer(c);
+      return true;
+    }
+    case Method.BasicGet:
+      get(ch, m);
+      return true;
+    case Method.BasicAck:
+      ch.settle(ch.unacked.take(m.deliveryTag, m.multiple));
+      return true;
+    case Method.BasicNack:
+      reject(ch, ch.unacked.take(m.deliveryTag, m.multiple), m.requeue);
+      return true;
+    case Method.BasicReject:
+      reject(ch, ch.unacked.take(m.deliveryTag, false), m.requeue);
+      return true;
+    case Method.BasicRecover:
+    case Method.BasicRecoverAsync:
+      if (!m.requeue) throw notImplemented('requeue=false');
+      ch.requeue(ch.unacked.takeAll());
+      // recover-async, deprecated, has no reply
+      if (m.id === Method.BasicRecover) host.sendMethod(ch.id, encodeBasicRecoverOk, {});
+      return true;
+    default:
+      return false;
+  }
+}
+
+function reject(ch: Channel, deliveries: ReturnType<Channel['unacked']['take']>, requeue: boolean): void {
+  // without requeue the messages are dropped (dead-lettering arrives with the lifecycle issue)
+  if (requeue) ch.requeue(deliveries);
+  else ch.settle(deliveries);
+}
+
+function consume(ch: Channel, m: BasicConsume): void {
+  if (m.consumerTag !== '' && ch.consumers.has(m.consumerTag)) {
+    throw notAllowed(`attempt to reuse consumer tag '${m.consumerTag}'`);
+  }
+  const queue = queueForUse(ch.vhost, ch.queueName(m.queue), ch.host.queueOwner);
+  if (queue.hasExclusiveConsumer || (m.exclusive && queue.consumerCount > 0)) {
+    throw accessRefused(`${queueResource(queue.name, queue.vhost)} in exclusive use`);
+  }
+  const tag = m.consumerTag === '' ? generatedName('amq.ctag') : m.consumerTag;
+  const consumer = new Consumer(ch, tag, queue, m.noAck, m.exclusive, ch.consumerPrefetch);
+  ch.consumers.set(tag, consumer);
+  // consume-ok goes out before the first delivery
+  if (!m.noWait) ch.host.sendMethod(ch.id, encodeBasicConsumeOk, { consumerTag: tag });
+  queue.addConsumer(consumer);
+}
+
+function get(ch: Channel, m: BasicGet): void {
+  const queue: Queue = queueForUse(ch.vhost, ch.queueName(m.queue), ch.host.queueOwner);
+  const entry = queue.get(m.noAck);
+  if (!entry) {
+    ch.host.sendMethod(ch.id, encodeBasicGetEmpty, { clusterId: '' });
+    return;
+  }
+  const tag = ch.nextDeliveryTag();
+  if (!m.noAck) ch.unacked.add({ tag, queue, entry, consumer: null });
+  const msg = entry.message;
+  ch.host.sendContent(
+    ch.id,
+    encodeBasicGetOk,
+    { deliveryTag: tag, redelivered: entry.redelivered, exchange: msg.exchange, routingKey: msg.routingKey, messageCount: queue.messageCount },
+    msg,
+  );
+}
+
+/** basic.publish with its content: route it, enqueue it, return it if mandatory and unroutable. */
+export function handlePublish(ch: Channel, method: AnyMethod, c: Content): void {
+  const m = method as BasicPublish;
+  try {
+    publish(ch, m, c);
+  } catch (err) {
+    if (err instanceof AmqpError) err.forMethod(m.id);
+    throw err;
+  }
+}
+
+/** Reused between publishes: the queues a message was routed to. */
+const routed: Queue[] = [];
+
+function publish(ch: Channel, m: BasicPublish, c: Content): void {
+  if (m.immediate) throw notImplemented('immediate=true');
+  const vhost = ch.vhost;
+  const exchange = exchangeOrDie(vhost, m.exchange);
+  if (exchange.internal) throw accessRefused(`cannot publish to internal exchange '${exchange.name}' in vhost '${vhost.name}'`);
+  const message = new Message(m.exchange, m.routingKey, c.properties, c.body, c.bodySize);
+  if (message.propertyFlags !== 0) checkProperties(ch, message);
+  routed.length = 0;
+  vhost.route(exchange, message, routed);
+  if (routed.length === 0) {
+    if (m.mandatory) {
+      ch.host.sendContent(ch.id, encodeBasicReturn, { replyCode: ReplyCode.NoRoute, replyText: 'NO_ROUTE', exchange: m.exchange, routingKey: m.routingKey }, message);
+    }
+    return;
+  }
+  for (let i = 0; i < routed.length; i++) routed[i]!.enqueue(message);
+  routed.length = 0;
+}
+
+/** Properties must decode, and user-id must name the authenticated user (RabbitMQ's check_user_id_header). */
+function checkProperties(ch: Channel, message: Message): void {
+  let props;
+  try {
+    props = message.decodedProperties();
+  } catch (err) {
+    throw syntaxError(`malformed content header properties: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (message.propertyFlags & PropertyFlag.UserId && props.userId !== ch.host.username) {
+    throw preconditionFailed(`user_id property set to '${props.userId}' but authenticated user was '${ch.host.username}'`);
+  }
+}
