@@ -25,13 +25,16 @@ export abstract class AmqpError extends Error {
     this.methodId = methodId;
   }
 
-  /** The reply-text field: at most 255 bytes, as the short string it travels in. */
+  /**
+   * The reply-text field, a short string: a longer text is cut to 252 bytes
+   * followed by "...", as RabbitMQ cuts it.
+   */
   get replyText(): string {
     const text = this.message;
     if (Buffer.byteLength(text) <= 255) return text;
-    let cut = text.slice(0, 255);
-    while (Buffer.byteLength(cut) > 255) cut = cut.slice(0, -1);
-    return cut;
+    let cut = text.slice(0, 252);
+    while (Buffer.byteLength(cut) > 252) cut = cut.slice(0, -1);
+    return `${cut}...`;
   }
 
   /** Fill in the failing method when the thrower did not know it. */

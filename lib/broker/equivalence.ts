@@ -51,18 +51,11 @@ function typeClass(t: TypeLetter): string {
   return t;
 }
 
-/** rabbit_misc:val/1 */
-function describe(v: FieldValue | undefined): string {
+/** rabbit_misc:val/1 of a {Type, Value} pair, or of nothing */
+function describeTyped(v: FieldValue | undefined): string {
   if (v === undefined) return 'none';
   const tv = typedValue(v);
   return `the value '${String(tv.value)}' of type '${TYPE_NAMES[tv.type]}'`;
-}
-
-function sameArgument(a: FieldValue | undefined, b: FieldValue | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  const x = typedValue(a);
-  const y = typedValue(b);
-  return typeClass(x.type) === typeClass(y.type) && x.value === y.value;
 }
 
 function inequivalent(key: string, resource: string, received: string, current: string): ChannelError {
@@ -79,6 +72,13 @@ export function assertArgumentsEquivalent(keys: readonly string[], resource: str
   for (const key of keys) {
     const a = current[key];
     const b = received[key];
-    if (!sameArgument(a, b)) throw inequivalent(key, resource, describe(b), describe(a));
+    if (a === undefined && b === undefined) continue;
+    if (a === undefined || b === undefined) throw inequivalent(key, resource, describeTyped(b), describeTyped(a));
+    // both present (rabbit_misc:assert_args_equivalence1): equal when of one type class and value;
+    // otherwise the bare values are quoted
+    const x = typedValue(a);
+    const y = typedValue(b);
+    if (typeClass(x.type) === typeClass(y.type) && x.value === y.value) continue;
+    throw inequivalent(key, resource, `'${String(y.value)}'`, `'${String(x.value)}'`);
   }
 }

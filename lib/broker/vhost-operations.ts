@@ -157,23 +157,30 @@ export interface BindingRequest {
   arguments: FieldTable;
 }
 
-function bindingEnds(vhost: VirtualHost, r: BindingRequest, owner: QueueOwner): [Exchange, Destination] {
+export function bind(vhost: VirtualHost, r: BindingRequest, owner: QueueOwner): void {
   const sourceName = stripCrLf(r.source);
   const destName = stripCrLf(r.destination);
   if (sourceName === '' || (r.destinationKind === 'exchange' && destName === '')) throw accessRefused(DEFAULT_EXCHANGE_REFUSED);
   const source = exchangeOrDie(vhost, sourceName);
-  if (r.destinationKind === 'exchange') return [source, exchangeOrDie(vhost, destName)];
-  return [source, queueForUse(vhost, destName, owner)];
-}
-
-export function bind(vhost: VirtualHost, r: BindingRequest, owner: QueueOwner): void {
-  const [source, destination] = bindingEnds(vhost, r, owner);
+  const destination: Destination = r.destinationKind === 'exchange' ? exchangeOrDie(vhost, destName) : queueForUse(vhost, destName, owner);
   const invalid = source.validateBinding(r.arguments);
   if (invalid) throw preconditionFailed(invalid);
   vhost.bind(source, destination, r.routingKey, r.arguments);
 }
 
+/**
+ * Unbinding what is not bound succeeds, even when the source or destination
+ * does not exist; only an existing binding to another connection's
+ * exclusive queue is refused (405).
+ */
 export function unbind(vhost: VirtualHost, r: BindingRequest, owner: QueueOwner): void {
-  const [source, destination] = bindingEnds(vhost, r, owner);
+  const sourceName = stripCrLf(r.source);
+  const destName = stripCrLf(r.destination);
+  if (sourceName === '' || (r.destinationKind === 'exchange' && destName === '')) throw accessRefused(DEFAULT_EXCHANGE_REFUSED);
+  const source = vhost.exchanges.get(sourceName);
+  const destination = r.destinationKind === 'exchange' ? vhost.exchanges.get(destName) : vhost.queues.get(destName);
+  if (!source || !destination) return;
+  if (!vhost.hasBinding(source, destination, r.routingKey, r.arguments)) return;
+  if (destination.kind === 'queue' && destination.owner !== null && destination.owner !== owner) locked(destination);
   vhost.unbind(source, destination, r.routingKey, r.arguments);
 }

@@ -9,7 +9,7 @@
  * are in vhost-operations.ts; this file trusts its callers.
  */
 import type { FieldTable } from '../amqp/field-table.js';
-import { Binding } from './binding.js';
+import { Binding, bindingId } from './binding.js';
 import type { Destination } from './binding.js';
 import { DefaultExchange } from './default-exchange.js';
 import type { Exchange, ExchangeOptions } from './exchange.js';
@@ -93,6 +93,10 @@ export class VirtualHost {
     if (destination.kind === 'queue') destination.bindings.add(b);
     else destination.incoming.add(b);
     return true;
+  }
+
+  hasBinding(source: Exchange, destination: Destination, routingKey: string, args: FieldTable): boolean {
+    return source.bindings.has(bindingId(destination, routingKey, args));
   }
 
   /** Remove a binding if it exists (RabbitMQ: unbinding a missing binding succeeds). */
