@@ -8,15 +8,10 @@
  */
 import { preconditionFailed } from '../amqp/amqp-error.js';
 import type { ChannelError } from '../amqp/amqp-error.js';
+import { FIELD_TYPE_NAMES, erlangFloat } from '../amqp/erlang-term.js';
 import { Typed } from '../amqp/field-table.js';
 import type { FieldTable, FieldValue, TypeLetter } from '../amqp/field-table.js';
 
-/** RabbitMQ's names for the field types, used in the reply text. */
-const TYPE_NAMES: Record<TypeLetter, string> = {
-  t: 'bool', b: 'byte', B: 'unsignedbyte', s: 'short', u: 'unsignedshort', I: 'signedint', i: 'unsignedint',
-  l: 'long', f: 'float', d: 'double', D: 'decimal', S: 'longstr', A: 'array', T: 'timestamp', F: 'table',
-  V: 'void', x: 'binary',
-};
 
 const INTEGER_TYPES = new Set<TypeLetter>(['b', 'B', 's', 'u', 'I', 'i', 'l']);
 const FLOAT_TYPES = new Set<TypeLetter>(['f', 'd']);
@@ -26,23 +21,32 @@ interface TypedValue {
   value: unknown;
 }
 
+/** A comparable, printable value: integers as exact decimal strings (64-bit ones stay exact), decimals as scale:digits. */
 function typedValue(v: FieldValue): TypedValue {
   if (v instanceof Typed) {
-    const value = typeof v.value === 'bigint' ? Number(v.value) : Buffer.isBuffer(v.value) ? v.value.toString('latin1') : v.value;
+    const x = v.value;
+    let value: unknown;
+    if (typeof x === 'bigint' || typeof x === 'number') value = INTEGER_TYPES.has(v.type) ? String(x) : erlangFloat(Number(x));
+    else if (Buffer.isBuffer(x)) value = x.toString('latin1');
+    else value = `${x.scale}:${x.value}`;
     return { type: v.type, value };
   }
   if (typeof v === 'boolean') return { type: 't', value: v };
   if (typeof v === 'string') return { type: 'S', value: v };
-  if (typeof v === 'bigint') return { type: 'l', value: Number(v) };
+  if (typeof v === 'bigint') return { type: 'l', value: String(v) };
   if (typeof v === 'number') {
-    if (!Number.isInteger(v)) return { type: 'd', value: v };
-    return { type: v >= -0x8000_0000 && v <= 0x7fff_ffff ? 'I' : 'l', value: v };
+    if (!Number.isInteger(v)) return { type: 'd', value: erlangFloat(v) };
+    return { type: v >= -0x8000_0000 && v <= 0x7fff_ffff ? 'I' : 'l', value: String(v) };
   }
   if (v === null) return { type: 'V', value: null };
   if (Buffer.isBuffer(v)) return { type: 'x', value: v.toString('latin1') };
   if (v instanceof Date) return { type: 'T', value: Math.floor(v.getTime() / 1000) };
   if (Array.isArray(v)) return { type: 'A', value: JSON.stringify(v) };
   return { type: 'F', value: JSON.stringify(v) };
+}
+
+function isClassic(v: FieldValue | undefined): boolean {
+  return v === 'classic' || (Buffer.isBuffer(v) && v.toString() === 'classic');
 }
 
 function typeClass(t: TypeLetter): string {
@@ -55,7 +59,7 @@ function typeClass(t: TypeLetter): string {
 function describeTyped(v: FieldValue | undefined): string {
   if (v === undefined) return 'none';
   const tv = typedValue(v);
-  return `the value '${String(tv.value)}' of type '${TYPE_NAMES[tv.type]}'`;
+  return `the value '${String(tv.value)}' of type '${FIELD_TYPE_NAMES[tv.type]}'`;
 }
 
 function inequivalent(key: string, resource: string, received: string, current: string): ChannelError {
@@ -73,6 +77,8 @@ export function assertArgumentsEquivalent(keys: readonly string[], resource: str
     const a = current[key];
     const b = received[key];
     if (a === undefined && b === undefined) continue;
+    // RabbitMQ treats a missing x-queue-type as 'classic'
+    if (key === 'x-queue-type' && isClassic(a ?? b) && (a === undefined || b === undefined)) continue;
     if (a === undefined || b === undefined) throw inequivalent(key, resource, describeTyped(b), describeTyped(a));
     // both present (rabbit_misc:assert_args_equivalence1): equal when of one type class and value;
     // otherwise the bare values are quoted

@@ -20,7 +20,7 @@
  * (RabbitMQ 3.13+ compares with `=:=` instead, so there 1 =/= 1.0.)
  */
 import { isUtf8 } from 'node:buffer';
-import { erlangBinary } from '../amqp/erlang-term.js';
+import { FIELD_TYPE_NAMES, erlangBinary, erlangFloat } from '../amqp/erlang-term.js';
 import { Typed } from '../amqp/field-table.js';
 import type { Decimal, FieldTable, FieldValue, TypeLetter } from '../amqp/field-table.js';
 
@@ -234,7 +234,7 @@ export function compileHeadersBinding(args: FieldTable): HeadersBinding | { erro
     const v = args['x-match'];
     const letter = letterOf(v);
     if (letter !== 'S') {
-      return { error: wireText(`Invalid x-match field type ${ERLANG_TYPE[letter]} (value ${erlangTerm(v)}); expected longstr`) };
+      return { error: wireText(`Invalid x-match field type ${FIELD_TYPE_NAMES[letter]} (value ${erlangTerm(v)}); expected longstr`) };
     }
     const mode = typeof v === 'string' ? v : bytesOf(v)!.toString('utf8');
     if (!X_MATCH_MODES.includes(mode)) {
@@ -253,11 +253,6 @@ export function compileHeadersBinding(args: FieldTable): HeadersBinding | { erro
 
 // ---- RabbitMQ's error texts: the value printed as Erlang's ~p prints it ----
 
-const ERLANG_TYPE: Record<TypeLetter, string> = {
-  t: 'bool', b: 'byte', B: 'unsignedbyte', s: 'short', u: 'unsignedshort', I: 'signedint',
-  i: 'unsignedint', l: 'long', f: 'float', d: 'double', D: 'decimal', S: 'longstr',
-  A: 'array', T: 'timestamp', F: 'table', V: 'void', x: 'binary',
-};
 
 function erlangTerm(v: FieldValue | undefined): string {
   const letter = letterOf(v);
@@ -272,34 +267,12 @@ function erlangTerm(v: FieldValue | undefined): string {
     case 'd': return erlangFloat(Number(raw));
     case 'F': {
       const t = raw as FieldTable;
-      const entries = Object.keys(t).map((k) => `{${erlangTerm(k)},${ERLANG_TYPE[letterOf(t[k])]},${erlangTerm(t[k])}}`);
+      const entries = Object.keys(t).map((k) => `{${erlangTerm(k)},${FIELD_TYPE_NAMES[letterOf(t[k])]},${erlangTerm(t[k])}}`);
       return `[${entries.join(',')}]`;
     }
-    case 'A': return `[${(raw as FieldValue[]).map((e) => `{${ERLANG_TYPE[letterOf(e)]},${erlangTerm(e)}}`).join(',')}]`;
+    case 'A': return `[${(raw as FieldValue[]).map((e) => `{${FIELD_TYPE_NAMES[letterOf(e)]},${erlangTerm(e)}}`).join(',')}]`;
     default: return String(numberOf(v));
   }
-}
-
-/** A float as Erlang's ~p writes it (io_lib_format:fwrite_g): 1.0, 0.1, 1.0e3, 1.5e-7. */
-function erlangFloat(x: number): string {
-  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
-  if (!Number.isFinite(x)) return String(x);
-  const [mantissa, e] = Math.abs(x).toExponential().split('e');
-  const digits = mantissa.replace('.', '');
-  const exp = Number(e);
-  const len = digits.length;
-  const place = exp - len + 1; // the value is digits * 10^place
-  const expCost = String(exp).length + 2;
-  const withExp = len === 1 ? `${digits}.0e${exp}` : `${digits[0]}.${digits.slice(1)}e${exp}`;
-  let s: string;
-  if (place < 0) {
-    if (exp >= 0) s = `${digits.slice(0, len + place)}.${digits.slice(len + place)}`;
-    else s = 2 - place - len <= expCost ? `0.${'0'.repeat(-place - len)}${digits}` : withExp;
-  } else {
-    const fits = expCost + (len === 1 ? 1 : 0) >= place + 2 && Math.abs(x) < 2 ** 53;
-    s = fits ? `${digits}${'0'.repeat(place)}.0` : withExp;
-  }
-  return x < 0 ? `-${s}` : s;
 }
 
 /**

@@ -161,10 +161,12 @@ export function bind(vhost: VirtualHost, r: BindingRequest, owner: QueueOwner): 
   const sourceName = stripCrLf(r.source);
   const destName = stripCrLf(r.destination);
   if (sourceName === '' || (r.destinationKind === 'exchange' && destName === '')) throw accessRefused(DEFAULT_EXCHANGE_REFUSED);
+  // RabbitMQ's order: existence (404), the binding's arguments (406), exclusive access (405)
   const source = exchangeOrDie(vhost, sourceName);
-  const destination: Destination = r.destinationKind === 'exchange' ? exchangeOrDie(vhost, destName) : queueForUse(vhost, destName, owner);
+  const destination: Destination = r.destinationKind === 'exchange' ? exchangeOrDie(vhost, destName) : (vhost.queues.get(destName) ?? noQueue(vhost, destName));
   const invalid = source.validateBinding(r.arguments);
   if (invalid) throw preconditionFailed(invalid);
+  if (destination.kind === 'queue' && destination.owner !== null && destination.owner !== owner) locked(destination);
   vhost.bind(source, destination, r.routingKey, r.arguments);
 }
 
