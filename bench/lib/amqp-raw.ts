@@ -1,0 +1,326 @@
+/**
+ * A minimal raw AMQP 0-9-1 client for benchmarks: one socket, channel 1,
+ * pre-encoded frames, no client library.
+ *
+ * Incoming bytes go through one small state machine that reads frame headers
+ * only: basic.deliver method frames are counted, content header and body
+ * frames are skipped without being looked at, and only the rare other method
+ * frames (handshake, synchronous replies, connection.close, channel.close,
+ * basic.cancel) are assembled and decoded with the repo's codec. A frame that
+ * straddles two socket chunks is never re-buffered as a whole: the parser
+ * keeps the bytes it still has to skip as a count.
+ *
+ * Used by bench/messaging.ts (control connection in the main thread) and by
+ * bench/lib/messaging-worker.ts (producers and consumers in worker threads).
+ */
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import { writeBodyFrames, writeHeaderFrame, writeMethodFrame } from '../../lib/amqp/frame-writer.js';
+import { REPLY_CODE_NAME } from '../../lib/amqp/generated/constants.js';
+import { decodeMethod, encodeMethod, Method, METHOD_INFO } from '../../lib/amqp/generated/methods.js';
+import type { AnyMethod } from '../../lib/amqp/generated/methods.js';
+import type { BasicProperties } from '../../lib/amqp/generated/properties.js';
+import { WireReader } from '../../lib/amqp/wire-reader.js';
+import { WireWriter } from '../../lib/amqp/wire-writer.js';
+
+type MethodArgs = Parameters<typeof encodeMethod>[1];
+
+const PROTOCOL_HEADER = Buffer.from('AMQP\x00\x00\x09\x01', 'latin1');
+const DELIVER = Method.BasicDeliver;
+const FRAME_MAX = 131072;
+const CHANNEL = 1;
+
+/** Method frames on one channel, encoded back to back. */
+export function methodFrames(channel: number, ...methods: MethodArgs[]): Buffer {
+  const w = new WireWriter();
+  for (const m of methods) writeMethodFrame(w, channel, encodeMethod, m);
+  return w.take();
+}
+
+/** `count` copies of basic.publish + content header + body, as one buffer, ready to write. */
+export function publishBatch(opts: {
+  exchange: string;
+  routingKey: string;
+  body: Buffer;
+  properties: BasicProperties;
+  count: number;
+  frameMax: number;
+}): Buffer {
+  const w = new WireWriter(64 * 1024);
+  for (let i = 0; i < opts.count; i++) {
+    writeMethodFrame(w, CHANNEL, encodeMethod, { id: Method.BasicPublish, exchange: opts.exchange, routingKey: opts.routingKey, mandatory: false, immediate: false });
+    writeHeaderFrame(w, CHANNEL, 60, opts.body.length, opts.properties);
+    writeBodyFrames(w, CHANNEL, opts.body, opts.frameMax);
+  }
+  return Buffer.from(w.take()); // own copy, exactly sized
+}
+
+/** An error the broker reported: connection.close, channel.close or a server-sent basic.cancel. */
+export class BrokerError extends Error {
+  constructor(
+    message: string,
+    readonly replyCode: number = 0,
+  ) {
+    super(message);
+  }
+}
+
+function describeClose(kind: string, m: { replyCode: number; replyText: string; classId: number; methodId: number }): string {
+  const name = REPLY_CODE_NAME[m.replyCode] ?? String(m.replyCode);
+  const method = m.classId ? METHOD_INFO.get((m.classId << 16) | m.methodId)?.name ?? `${m.classId}.${m.methodId}` : '';
+  const text = m.replyText.startsWith(`${name} - `) ? m.replyText : `${name} - ${m.replyText}`;
+  return `${kind} ${m.replyCode} ${text}${method ? ` (on ${method})` : ''}`;
+}
+
+interface Pending {
+  expect: number;
+  resolve(m: AnyMethod): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+export class RawConnection {
+  readonly socket: Socket;
+  /** negotiated frame_max */
+  frameMax = FRAME_MAX;
+  /** basic.deliver frames received so far */
+  delivered = 0;
+  /** true between connection.blocked and connection.unblocked (RabbitMQ's resource alarms) */
+  blocked = false;
+  /** the first error that ended the connection, if any */
+  error: Error | null = null;
+  /** called after each incoming chunk has been parsed (consumers publish their count from here) */
+  afterData: (() => void) | null = null;
+  /** called once when the connection fails (broker close, socket error or unexpected end) */
+  onError: ((err: Error) => void) | null = null;
+
+  private readonly name: string;
+  private readonly reader = new WireReader();
+  private pending: Pending | null = null;
+  private closing = false;
+  // parser state
+  private skip = 0;
+  private readonly head = Buffer.alloc(11);
+  private headLen = 0;
+  private collect: Buffer | null = null;
+  private collectPos = 0;
+  private collectSize = 0;
+
+  private constructor(socket: Socket, name: string) {
+    this.socket = socket;
+    this.name = name;
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.feed(chunk);
+      } catch (err) {
+        this.fail(err instanceof Error ? err : new Error(String(err)));
+      }
+      this.afterData?.();
+    });
+    socket.on('error', (err) => this.fail(new Error(`${this.name}: ${err.message}`)));
+    socket.on('close', () => {
+      if (!this.closing) this.fail(new Error(`${this.name}: the broker closed the socket`));
+    });
+  }
+
+  /** Connect, log in as guest/guest, open channel 1. */
+  static open(port: number, name: string, timeoutMs = 10_000): Promise<RawConnection> {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.setNoDelay(true);
+    const conn = new RawConnection(socket, name);
+    socket.once('connect', () => socket.write(PROTOCOL_HEADER));
+    return conn.expect(Method.ChannelOpenOk, timeoutMs, 'handshake').then(() => conn);
+  }
+
+  private expect(id: number, timeoutMs: number, what: string): Promise<AnyMethod> {
+    if (this.error) return Promise.reject(this.error);
+    if (this.pending) return Promise.reject(new Error(`${this.name}: one request at a time`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending = null;
+        const err = new Error(`${this.name}: no reply to ${what} within ${timeoutMs / 1000} s`);
+        reject(err);
+        this.fail(err);
+      }, timeoutMs);
+      this.pending = { expect: id, resolve, reject, timer };
+    });
+  }
+
+  /** Send a synchronous method on channel 1 and wait for its reply. */
+  rpc(method: MethodArgs, reply: number, timeoutMs = 10_000): Promise<AnyMethod> {
+    const p = this.expect(reply, timeoutMs, METHOD_INFO.get(method.id)?.name ?? 'request');
+    if (!this.error) this.socket.write(methodFrames(CHANNEL, method));
+    return p;
+  }
+
+  /** Write frames (or any bytes); false means wait for 'drain'. */
+  write(buf: Buffer): boolean {
+    return this.socket.write(buf);
+  }
+
+  /** connection.close, wait for close-ok (or a short timeout), then end the socket. */
+  async close(timeoutMs = 3000): Promise<void> {
+    if (this.error || this.closing) {
+      this.socket.destroy();
+      return;
+    }
+    const closed = new Promise<void>((resolve) => {
+      if (this.socket.destroyed) resolve();
+      else this.socket.once('close', () => resolve());
+    });
+    const okay = this.expect(Method.ConnectionCloseOk, timeoutMs, 'connection.close').catch(() => undefined);
+    this.closing = true;
+    this.socket.write(methodFrames(0, { id: Method.ConnectionClose, replyCode: 200, replyText: 'bench done', classId: 0, methodId: 0 }));
+    await okay;
+    this.socket.end();
+    const t = setTimeout(() => this.socket.destroy(), timeoutMs);
+    await closed;
+    clearTimeout(t);
+  }
+
+  destroy(): void {
+    this.closing = true;
+    this.socket.destroy();
+  }
+
+  private fail(err: Error): void {
+    if (this.error) return;
+    this.error = err;
+    const p = this.pending;
+    this.pending = null;
+    if (p) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    const wasClosing = this.closing;
+    this.closing = true;
+    this.socket.destroy();
+    if (!wasClosing) this.onError?.(err);
+  }
+
+  // ---- incoming frames ------------------------------------------------------
+
+  private feed(b: Buffer): void {
+    const n = b.length;
+    let p = 0;
+    while (p < n) {
+      if (this.skip > 0) {
+        const k = Math.min(this.skip, n - p);
+        p += k;
+        this.skip -= k;
+        continue;
+      }
+      if (this.collect) {
+        const k = Math.min(this.collectSize - this.collectPos, n - p);
+        b.copy(this.collect, this.collectPos, p, p + k);
+        this.collectPos += k;
+        p += k;
+        if (this.collectPos === this.collectSize) {
+          const payload = this.collect.subarray(0, this.collectSize - 1); // without frame-end
+          this.collect = null;
+          this.method(payload);
+        }
+        continue;
+      }
+      if (this.headLen === 0 && n - p >= 11) {
+        // fast path: the whole frame header and the method id are in this chunk
+        const size = b.readUInt32BE(p + 3);
+        if (b[p] === 1) {
+          if (b.readUInt32BE(p + 7) === DELIVER) {
+            this.delivered++;
+          } else if (p + 8 + size <= n) {
+            this.method(b.subarray(p + 7, p + 7 + size));
+          } else {
+            this.startCollect(size);
+            b.copy(this.collect!, 0, p + 7, n);
+            this.collectPos = n - p - 7;
+            return;
+          }
+        }
+        this.skip = size + 8;
+        continue;
+      }
+      // slow path: a frame header split across chunks
+      this.head[this.headLen++] = b[p++]!;
+      if (this.headLen === 7 && this.head[0] !== 1) {
+        this.skip = this.head.readUInt32BE(3) + 1;
+        this.headLen = 0;
+      } else if (this.headLen === 11) {
+        const size = this.head.readUInt32BE(3);
+        this.headLen = 0;
+        if (this.head.readUInt32BE(7) === DELIVER) {
+          this.delivered++;
+          this.skip = size - 4 + 1;
+        } else {
+          this.startCollect(size);
+          this.head.copy(this.collect!, 0, 7, 11);
+          this.collectPos = 4;
+        }
+      }
+    }
+  }
+
+  private startCollect(size: number): void {
+    this.collectSize = size + 1; // payload + frame-end
+    this.collect = Buffer.allocUnsafe(this.collectSize);
+    this.collectPos = 0;
+  }
+
+  /** A method frame other than basic.deliver (payload without the frame-end octet). */
+  private method(payload: Buffer): void {
+    const id = payload.readUInt32BE(0);
+    this.reader.reset(payload, 4, payload.length);
+    const m = decodeMethod(id, this.reader);
+    if (!m) throw new Error(`${this.name}: unknown method ${id >>> 16}.${id & 0xffff} from the broker`);
+    switch (m.id) {
+      case Method.ConnectionStart:
+        this.socket.write(methodFrames(0, {
+          id: Method.ConnectionStartOk,
+          clientProperties: { product: 'warren messaging bench', capabilities: { authentication_failure_close: true, 'connection.blocked': true, consumer_cancel_notify: true } },
+          mechanism: 'PLAIN',
+          response: Buffer.from('\0guest\0guest'),
+          locale: 'en_US',
+        }));
+        return;
+      case Method.ConnectionTune:
+        this.frameMax = m.frameMax === 0 ? FRAME_MAX : Math.min(m.frameMax, FRAME_MAX);
+        this.socket.write(methodFrames(0,
+          { id: Method.ConnectionTuneOk, channelMax: 16, frameMax: this.frameMax, heartbeat: 0 },
+          { id: Method.ConnectionOpen, virtualHost: '/' },
+        ));
+        return;
+      case Method.ConnectionOpenOk:
+        this.socket.write(methodFrames(CHANNEL, { id: Method.ChannelOpen }));
+        return;
+      case Method.ConnectionClose:
+        this.socket.write(methodFrames(0, { id: Method.ConnectionCloseOk }));
+        this.fail(new BrokerError(`${this.name}: ${describeClose('connection.close', m)}`, m.replyCode));
+        return;
+      case Method.ChannelClose:
+        this.socket.write(methodFrames(CHANNEL, { id: Method.ChannelCloseOk }));
+        this.fail(new BrokerError(`${this.name}: ${describeClose('channel.close', m)}`, m.replyCode));
+        return;
+      case Method.BasicCancel:
+        this.fail(new BrokerError(`${this.name}: the broker cancelled consumer ${m.consumerTag}`));
+        return;
+      case Method.ConnectionBlocked:
+        this.blocked = true;
+        return;
+      case Method.ConnectionUnblocked:
+        this.blocked = false;
+        return;
+      default: {
+        const p = this.pending;
+        if (p && p.expect === m.id) {
+          this.pending = null;
+          clearTimeout(p.timer);
+          p.resolve(m);
+          return;
+        }
+        if (m.id === Method.BasicReturn || m.id === Method.BasicGetOk || m.id === Method.BasicAck || m.id === Method.BasicNack) return;
+        const name = METHOD_INFO.get(m.id)?.name ?? String(m.id);
+        throw new Error(`${this.name}: unexpected ${name} from the broker${p ? ` (waiting for ${METHOD_INFO.get(p.expect)?.name})` : ''}`);
+      }
+    }
+  }
+}
