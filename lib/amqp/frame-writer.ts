@@ -61,6 +61,26 @@ export function writeBodyFrames(w: WireWriter, channel: number, body: Buffer | r
   if (w.framing) w.endFrame();
 }
 
+/** Body frames for a body held in buf[start, end), each frame at most frameMax. */
+export function writeBodyRange(w: WireWriter, channel: number, buf: Buffer, start: number, end: number, frameMax: number): void {
+  const maxPayload = frameMax - FRAME_OVERHEAD;
+  for (let at = start; at < end; at += maxPayload) {
+    w.beginFrame(FrameType.Body, channel);
+    w.range(buf, at, Math.min(end, at + maxPayload));
+    w.endFrame();
+  }
+}
+
+/** A content header frame whose property bytes are buf[start, end), as received. */
+export function writeHeaderRange(w: WireWriter, channel: number, classId: number, bodySize: number, buf: Buffer, start: number, end: number): void {
+  w.beginFrame(FrameType.Header, channel);
+  w.u16(classId);
+  w.u16(0);
+  w.u64(bodySize);
+  w.range(buf, start, end);
+  w.endFrame();
+}
+
 export function writeHeartbeatFrame(w: WireWriter): void {
   w.beginFrame(FrameType.Heartbeat, 0);
   w.endFrame();

@@ -172,6 +172,13 @@ export class WireWriter {
     this.pos += b.length;
   }
 
+  /** b[start, end), copied without making a slice object. */
+  range(b: Buffer, start: number, end: number): void {
+    this.ensure(end - start);
+    b.copy(this.buf, this.pos, start, end);
+    this.pos += end - start;
+  }
+
   table(t: FieldTable | undefined | null): void {
     encodeTable(this, t);
   }

@@ -1,45 +1,88 @@
 /**
  * A published message as the broker holds it: where it was published
  * (exchange, routing key), its properties exactly as the publisher encoded
- * them, and its body as the slices of the receive buffers it arrived in.
- * One Message is shared by every queue it is routed to; nothing here is
- * copied or re-encoded on the way from publisher to consumer.
+ * them, and its body. One Message is shared by every queue it is routed to,
+ * and nothing is re-encoded on the way from publisher to consumer.
+ *
+ * Memory: a queue may hold millions of small messages, so a message is kept
+ * as compactly as JavaScript allows. The property bytes, and the body when
+ * it is small (up to COPY_LIMIT), are copied into a shared slab
+ * (message-slab.ts), so a message costs one object and its bytes: no Buffer
+ * view objects, and the receive buffers (with their frame headers) are
+ * released. A large body stays in the slices of the receive buffers it
+ * arrived in, not copied.
  *
  * Properties are decoded only when something needs one (the headers
  * exchange, the user-id check), and then once.
  */
 import type { FieldTable } from '../amqp/field-table.js';
-import { decodeProperties } from '../amqp/content-header.js';
 import type { BasicProperties } from '../amqp/generated/properties.js';
+import { decodeBasicProperties } from '../amqp/generated/properties.js';
+import { WireDecodeError } from '../amqp/wire-errors.js';
+import { WireReader } from '../amqp/wire-reader.js';
+import { messageSlab } from './message-slab.js';
 
-const EMPTY_BODY = Buffer.alloc(0);
+/** Bodies up to this size are copied next to the properties; larger ones keep their receive slices. */
+const COPY_LIMIT = 16 * 1024;
+
+const reader = new WireReader();
 
 export class Message {
   readonly exchange: string;
   readonly routingKey: string;
-  /** property flags and properties, as received */
-  readonly properties: Buffer;
-  /** the body: one buffer, or the parts it arrived in */
-  readonly body: Buffer | Buffer[];
+  /** holds the properties at [offset, offset + propertiesSize), then the body unless bodyParts is set */
+  readonly data: Buffer;
+  readonly offset: number;
+  readonly propertiesSize: number;
   readonly bodySize: number;
+  /** a large body, as the slices it arrived in; null when the body follows the properties in data */
+  readonly bodyParts: Buffer[] | null;
   private decoded: BasicProperties | null = null;
 
   constructor(exchange: string, routingKey: string, properties: Buffer, body: Buffer[], bodySize: number) {
     this.exchange = exchange;
     this.routingKey = routingKey;
-    this.properties = properties;
-    this.body = body.length === 1 ? body[0]! : body.length === 0 ? EMPTY_BODY : body;
+    this.propertiesSize = properties.length;
     this.bodySize = bodySize;
+    const inline = bodySize <= COPY_LIMIT;
+    const size = properties.length + (inline ? bodySize : 0);
+    this.offset = messageSlab.allocate(size);
+    this.data = messageSlab.slab;
+    properties.copy(this.data, this.offset);
+    if (inline) {
+      let at = this.offset + properties.length;
+      for (const part of body) at += part.copy(this.data, at);
+      this.bodyParts = null;
+    } else {
+      this.bodyParts = body;
+    }
   }
 
   /** The property flags word (which properties are present). */
   get propertyFlags(): number {
-    return this.properties.length >= 2 ? this.properties.readUInt16BE(0) : 0;
+    return this.propertiesSize >= 2 ? this.data.readUInt16BE(this.offset) : 0;
   }
 
-  /** All properties, decoded on first use. */
+  /** The property bytes (a new slice; for tests and diagnostics, not the delivery path). */
+  get properties(): Buffer {
+    return this.data.subarray(this.offset, this.offset + this.propertiesSize);
+  }
+
+  /** The body as one buffer (a slice or a copy; for tests and diagnostics, not the delivery path). */
+  get body(): Buffer {
+    if (this.bodyParts) return Buffer.concat(this.bodyParts, this.bodySize);
+    const start = this.offset + this.propertiesSize;
+    return this.data.subarray(start, start + this.bodySize);
+  }
+
+  /** All properties, decoded on first use; throws WireDecodeError when they are malformed. */
   decodedProperties(): BasicProperties {
-    if (!this.decoded) this.decoded = decodeProperties(this.properties);
+    if (!this.decoded) {
+      reader.reset(this.data, this.offset, this.offset + this.propertiesSize);
+      const props = decodeBasicProperties(reader);
+      if (reader.remaining !== 0) throw new WireDecodeError(`${reader.remaining} bytes after the content header properties`);
+      this.decoded = props;
+    }
     return this.decoded;
   }
 

@@ -140,7 +140,9 @@ function publish(ch: Channel, m: BasicPublish, c: Content): void {
   const vhost = ch.vhost;
   const exchange = exchangeOrDie(vhost, m.exchange);
   if (exchange.internal) throw accessRefused(`cannot publish to internal exchange '${exchange.name}' in vhost '${vhost.name}'`);
-  const message = new Message(m.exchange, m.routingKey, c.properties, c.body, c.bodySize);
+  // reuse the previous publish's strings when equal, so queued messages share one copy
+  if (m.routingKey !== ch.lastRoutingKey) ch.lastRoutingKey = m.routingKey;
+  const message = new Message(exchange.name, ch.lastRoutingKey, c.properties, c.body, c.bodySize);
   if (message.propertyFlags !== 0) checkProperties(ch, message);
   routed.length = 0;
   vhost.route(exchange, message, routed);

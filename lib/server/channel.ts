@@ -65,6 +65,8 @@ export class Channel implements ConsumerChannel {
   consumerUnacked = 0;
   /** queue.declare's name, for the empty-name shortcut of later methods */
   mostRecentQueue = '';
+  /** the routing key of the last publish, shared by the messages that repeat it */
+  lastRoutingKey = '';
   private lastTag = 0;
 
   constructor(host: ChannelHost, id: number) {

@@ -11,7 +11,7 @@
  * memory) and `onDrain` lets the connection resume them.
  */
 import type { Socket } from 'node:net';
-import { writeBodyFrames, writeHeaderFrame, writeHeartbeatFrame, writeMethodFrame } from '../amqp/frame-writer.js';
+import { writeBodyFrames, writeBodyRange, writeHeaderRange, writeHeartbeatFrame, writeMethodFrame } from '../amqp/frame-writer.js';
 import type { MethodEncoder } from '../amqp/frame-writer.js';
 import { WireWriter } from '../amqp/wire-writer.js';
 import type { Message } from '../broker/message.js';
@@ -57,8 +57,10 @@ export class FrameOutput {
     if (this.closed) return;
     const w = this.writer;
     writeMethodFrame(w, channel, encode, args);
-    writeHeaderFrame(w, channel, 60, message.bodySize, message.properties);
-    if (message.bodySize > 0) writeBodyFrames(w, channel, message.body, this.frameMax);
+    const { data, offset, propertiesSize, bodySize } = message;
+    writeHeaderRange(w, channel, 60, bodySize, data, offset, offset + propertiesSize);
+    if (message.bodyParts) writeBodyFrames(w, channel, message.bodyParts, this.frameMax);
+    else if (bodySize > 0) writeBodyRange(w, channel, data, offset + propertiesSize, offset + propertiesSize + bodySize, this.frameMax);
     if (w.pending >= BATCH_BYTES) this.flush();
     else this.schedule();
   }
