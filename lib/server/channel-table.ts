@@ -107,6 +107,8 @@ export class ChannelTable {
 
   /** The connection is going: release every channel. */
   clear(): void {
+    // all channels stop taking deliveries first, so messages requeued by one are not handed to another
+    for (const ch of this.channels.values()) ch.state = ChannelState.Closing;
     for (const ch of this.channels.values()) ch.teardown();
     this.channels.clear();
     this.openCount = 0;
