@@ -4,7 +4,9 @@
 import t from 'tap';
 import amqplib from 'amqplib';
 import type { Channel, ConsumeMessage } from 'amqplib';
+import { Method } from '../../lib/amqp/generated/methods.js';
 import { withBroker } from '../helpers/broker.js';
+import { RawClient } from '../helpers/raw-client.js';
 
 async function collect(ch: Channel, queue: string, count: number, timeoutMs = 3000): Promise<ConsumeMessage[]> {
   const got: ConsumeMessage[] = [];
@@ -22,6 +24,22 @@ async function collect(ch: Channel, queue: string, count: number, timeoutMs = 30
   return got;
 }
 
+/** A raw client holding `count` unacked deliveries from `queue` (prefetch count). */
+async function rawHolder(port: number, queue: string, count: number): Promise<RawClient> {
+  const c = await RawClient.connect(port);
+  await c.handshake();
+  await c.openChannel(1);
+  c.sendMethod(1, { id: Method.BasicQos, prefetchSize: 0, prefetchCount: count, global: false });
+  await c.expectMethod(Method.BasicQosOk);
+  c.sendMethod(1, { id: Method.BasicConsume, queue, consumerTag: 'holder', noLocal: false, noAck: false, exclusive: false, noWait: false, arguments: {} });
+  await c.expectMethod(Method.BasicConsumeOk);
+  const until = Date.now() + 3000;
+  while (c.received.filter((f) => f.method?.id === Method.BasicDeliver).length < count && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return c;
+}
+
 for (const how of ['closed politely', 'dropped (socket destroyed)'] as const) {
   t.test(`a connection ${how}: its unacked messages go back in order, redelivered`, async (t) => {
     const b = await withBroker(t);
@@ -31,13 +49,17 @@ for (const how of ['closed politely', 'dropped (socket destroyed)'] as const) {
     await sch.assertQueue('work');
     for (let i = 1; i <= 5; i++) sch.sendToQueue('work', Buffer.from(String(i)));
 
-    const first = await amqplib.connect(b.url);
-    const fch = await first.createChannel();
-    await fch.prefetch(3);
-    const held = await collect(fch, 'work', 3);
-    t.same(held.map((m) => m.content.toString()), ['1', '2', '3'], 'the first consumer holds 1-3 unacked');
-    if (how === 'closed politely') await first.close();
-    else (first.connection as unknown as { stream: { destroy(): void } }).stream.destroy();
+    const holder = await rawHolder(b.port, 'work', 3);
+    const queue = b.broker.vhosts.get('/')!.queues.get('work')!;
+    t.equal(queue.unacked, 3, 'the first consumer holds three unacked');
+    if (how === 'closed politely') {
+      holder.sendMethod(0, { id: Method.ConnectionClose, replyCode: 200, replyText: 'bye', classId: 0, methodId: 0 });
+      const until = Date.now() + 3000;
+      while (!holder.received.some((f) => f.method?.id === Method.ConnectionCloseOk) && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    holder.destroy();
 
     const second = await amqplib.connect(b.url);
     t.teardown(() => second.close().catch(() => undefined));
