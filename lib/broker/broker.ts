@@ -18,6 +18,7 @@ import { DefinitionsStore, emptyDefinitions } from '../store/definitions-store.j
 import type { Definitions } from '../store/definitions-store.js';
 import { serverProperties, WARREN_VERSION } from '../server/server-properties.js';
 import type { FieldTable } from '../amqp/field-table.js';
+import { exportDurableEntities, importDurableEntities } from './durable-entities.js';
 import { VirtualHost } from './vhost.js';
 
 export type VhostAccess = 'ok' | 'no-vhost' | 'refused';
@@ -31,12 +32,40 @@ export class Broker {
   readonly vhosts = new Map<string, VirtualHost>();
   readonly serverProperties: FieldTable;
   private readonly store: DefinitionsStore;
+  private pendingSave: Promise<void> | null = null;
+  private loaded = false;
 
   private constructor(config: BrokerConfig, logger: Logger) {
     this.config = config;
     this.logger = logger;
     this.store = new DefinitionsStore(config.dataDir);
     this.serverProperties = serverProperties('warren');
+  }
+
+  private addVhost(vh: VirtualHost): void {
+    // changes made while loading are what was loaded: nothing to save
+    vh.onDurableChange = () => {
+      if (this.loaded) void this.definitionsSaved();
+    };
+    this.vhosts.set(vh.name, vh);
+  }
+
+  /**
+   * Save the definitions soon (changes of one event-loop turn share a write);
+   * resolves once a save that includes every change made so far is on disk.
+   * A failed save is logged and resolves too: the entity exists in memory.
+   */
+  definitionsSaved(): Promise<void> {
+    this.pendingSave ??= new Promise<void>((resolve) => {
+      setImmediate(() => {
+        this.pendingSave = null;
+        this.persist().then(resolve, (err: unknown) => {
+          this.logger.error({ err }, 'saving the definitions failed');
+          resolve();
+        });
+      });
+    });
+    return this.pendingSave;
   }
 
   /** Load the definitions from the data dir (creating the defaults on first start). */
@@ -54,19 +83,20 @@ export class Broker {
     } else {
       const { defaultVhost, defaultUser, defaultPass, defaultUserTags } = this.config;
       this.logger.info({ vhost: defaultVhost, user: defaultUser }, 'first start: creating the default vhost and user');
-      this.vhosts.set(defaultVhost, new VirtualHost(defaultVhost));
+      this.addVhost(new VirtualHost(defaultVhost));
       this.users.add(defaultUser, defaultPass, defaultUserTags);
       this.users.setPermissions({ user: defaultUser, vhost: defaultVhost, configure: FULL_ACCESS, write: FULL_ACCESS, read: FULL_ACCESS });
       changed = true;
     }
     for (const name of this.config.vhosts) {
       if (!this.vhosts.has(name)) {
-        this.vhosts.set(name, new VirtualHost(name));
+        this.addVhost(new VirtualHost(name));
         changed = true;
       }
     }
     for (const u of this.config.users) changed = this.ensureConfigUser(u) || changed;
     if (changed) await this.persist();
+    this.loaded = true;
   }
 
   /** Create or update a user the YAML file lists; true when anything changed. */
@@ -90,7 +120,7 @@ export class Broker {
     }
     for (const p of u.permissions ?? []) {
       if (!this.vhosts.has(p.vhost)) {
-        this.vhosts.set(p.vhost, new VirtualHost(p.vhost));
+        this.addVhost(new VirtualHost(p.vhost));
         changed = true;
       }
       const cur = this.users.permission(u.name, p.vhost);
@@ -104,7 +134,7 @@ export class Broker {
 
   private applyDefinitions(defs: Definitions): void {
     for (const v of defs.vhosts) {
-      this.vhosts.set(v.name, new VirtualHost(v.name, { description: v.description, tags: v.tags, defaultQueueType: v.default_queue_type }));
+      this.addVhost(new VirtualHost(v.name, { description: v.description, tags: v.tags, defaultQueueType: v.default_queue_type }));
     }
     for (const u of defs.users) {
       const tags = Array.isArray(u.tags) ? u.tags : u.tags.split(',').filter(Boolean);
@@ -113,6 +143,7 @@ export class Broker {
     for (const p of defs.permissions) {
       if (this.users.get(p.user) && this.vhosts.has(p.vhost)) this.users.setPermissions(p);
     }
+    importDurableEntities(defs, this.vhosts, this.logger);
   }
 
   /** The broker's definitions in RabbitMQ's export format. */
@@ -129,6 +160,10 @@ export class Broker {
       ...(v.metadata.defaultQueueType !== undefined ? { default_queue_type: v.metadata.defaultQueueType } : {}),
     }));
     defs.permissions = this.users.allPermissions().map((p) => ({ ...p }));
+    const entities = exportDurableEntities(this.vhosts.values());
+    defs.exchanges = entities.exchanges;
+    defs.queues = entities.queues;
+    defs.bindings = entities.bindings;
     return defs;
   }
 

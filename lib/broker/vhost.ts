@@ -40,6 +40,10 @@ export class VirtualHost {
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
   readonly defaultExchange: DefaultExchange;
+  /** counts changes to what is persisted (durable exchanges, queues, bindings) */
+  durableChanges = 0;
+  /** called after each such change (the broker saves the definitions) */
+  onDurableChange: (() => void) | null = null;
   /** the current routing pass, for de-duplicating destinations without a Set */
   private routePass = 0;
   private readonly scratch: Destination[] = [];
@@ -77,12 +81,14 @@ export class VirtualHost {
   addExchange(name: string, type: string, o: ExchangeOptions): Exchange {
     const x = createExchange(type, name, this.name, o);
     this.exchanges.set(name, x);
+    if (x.durable && !name.startsWith('amq.')) this.durableChanged();
     return x;
   }
 
   addQueue(name: string, o: QueueOptions, owner: QueueOwner | null): Queue {
     const q = new Queue(name, this.name, o, owner);
     this.queues.set(name, q);
+    if (isPersisted(q)) this.durableChanged();
     return q;
   }
 
@@ -92,6 +98,7 @@ export class VirtualHost {
     if (!source.addBinding(b)) return false;
     if (destination.kind === 'queue') destination.bindings.add(b);
     else destination.incoming.add(b);
+    if (isPersistedBinding(b)) this.durableChanged();
     return true;
   }
 
@@ -110,6 +117,7 @@ export class VirtualHost {
   deleteQueue(q: Queue): number {
     if (q.deleted || this.queues.get(q.name) !== q) return 0;
     this.queues.delete(q.name);
+    if (isPersisted(q)) this.durableChanged();
     const count = q.close();
     for (const b of [...q.bindings]) this.removeBinding(b);
     return count;
@@ -118,11 +126,13 @@ export class VirtualHost {
   deleteExchange(x: Exchange): void {
     if (this.exchanges.get(x.name) !== x) return;
     this.exchanges.delete(x.name);
+    if (x.durable) this.durableChanged();
     for (const b of [...x.bindings.values()]) this.removeBinding(b);
     for (const b of [...x.incoming]) this.removeBinding(b);
   }
 
   private removeBinding(b: Binding): void {
+    if (isPersistedBinding(b)) this.durableChanged();
     b.source.removeBinding(b);
     if (b.destination.kind === 'queue') b.destination.bindings.delete(b);
     else b.destination.incoming.delete(b);
@@ -130,4 +140,20 @@ export class VirtualHost {
     const src = b.source;
     if (src.autoDelete && src.bindings.size === 0) this.deleteExchange(src);
   }
+
+  private durableChanged(): void {
+    this.durableChanges++;
+    this.onDurableChange?.();
+  }
+}
+
+/** Durable, non-exclusive queues outlive a restart. */
+function isPersisted(q: Queue): boolean {
+  return q.durable && q.owner === null;
+}
+
+/** A binding is persisted when both its ends are. */
+function isPersistedBinding(b: Binding): boolean {
+  const d = b.destination;
+  return b.source.durable && b.source.name !== '' && (d.kind === 'queue' ? isPersisted(d) : d.durable);
 }

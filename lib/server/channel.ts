@@ -40,6 +40,10 @@ export interface ChannelHost {
   /** identity for exclusive queues: the connection */
   readonly queueOwner: QueueOwner;
   exclusiveQueueDeclared(q: Queue): void;
+  /** resolves once the definitions changed so far are on disk */
+  definitionsSaved(): Promise<void>;
+  /** an error while replaying methods held back by waitFor(): closes the channel or the connection */
+  channelFailed(channel: number, err: unknown): void;
 }
 
 export const enum ChannelState {
@@ -68,6 +72,8 @@ export class Channel implements ConsumerChannel {
   /** the routing key of the last publish, shared by the messages that repeat it */
   lastRoutingKey = '';
   private lastTag = 0;
+  /** methods and contents that arrived while the channel waited (waitFor), in order */
+  private backlog: (AnyMethod | Content)[] | null = null;
 
   constructor(host: ChannelHost, id: number) {
     this.host = host;
@@ -81,6 +87,10 @@ export class Channel implements ConsumerChannel {
 
   /** A method the client sent on this open channel (channel.open and channel.close are the connection's). */
   handleMethod(m: AnyMethod): void {
+    if (this.backlog) {
+      this.backlog.push(m);
+      return;
+    }
     const cls = m.id >>> 16;
     if (cls === 40 || cls === 50) return handleEntityMethod(this, m);
     if (cls === 60 && m.id !== Method.BasicPublish && handleBasicMethod(this, m)) return;
@@ -110,6 +120,10 @@ export class Channel implements ConsumerChannel {
 
   /** A message whose header and body have all arrived. */
   handleContent(c: Content): void {
+    if (this.backlog) {
+      this.backlog.push(c);
+      return;
+    }
     if (c.method.id === Method.BasicPublish) return handlePublish(this, c.method, c);
     const info = METHOD_INFO.get(c.method.id)!;
     throw notImplemented(`${info.name} is not implemented yet`).forMethod(c.method.id);
@@ -120,6 +134,40 @@ export class Channel implements ConsumerChannel {
     if (name !== '') return name;
     if (this.mostRecentQueue === '') throw notFound('no previously declared queue');
     return this.mostRecentQueue;
+  }
+
+  /**
+   * Hold this channel's further methods until `done` settles, then run
+   * `then` (typically: send the reply) and the held methods, in order. Used
+   * where a reply must wait for the disk (a durable declare), as RabbitMQ's
+   * channel process waits for its database.
+   */
+  waitFor(done: Promise<void>, then: () => void): void {
+    this.backlog = [];
+    void done.then(() => this.resume(then));
+  }
+
+  private resume(then: () => void): void {
+    const held = this.backlog ?? [];
+    this.backlog = null;
+    if (this.state !== ChannelState.Open) return;
+    try {
+      then();
+      for (let i = 0; i < held.length; i++) {
+        if (this.state !== ChannelState.Open) return;
+        const again = this.backlog as (AnyMethod | Content)[] | null; // set by a replayed method's waitFor
+        if (again) {
+          // waiting again: the rest stays held, ahead of what arrives later
+          again.unshift(...held.slice(i));
+          return;
+        }
+        const item = held[i]!;
+        if ('bodySize' in item) this.handleContent(item);
+        else this.handleMethod(item);
+      }
+    } catch (err) {
+      this.host.channelFailed(this.id, err);
+    }
   }
 
   nextDeliveryTag(): number {

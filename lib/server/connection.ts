@@ -294,6 +294,15 @@ export class Connection {
     this.exclusiveQueues.add(q);
   }
 
+  definitionsSaved(): Promise<void> {
+    return this.broker.definitionsSaved();
+  }
+
+  channelFailed(channel: number, err: unknown): void {
+    this.onError(err, channel);
+    this.flush();
+  }
+
   sendHeartbeat(): void {
     this.out.heartbeat();
   }

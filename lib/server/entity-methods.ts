@@ -17,22 +17,43 @@ import {
   encodeQueueUnbindOk,
 } from '../amqp/generated/methods.js';
 import type { AnyMethod } from '../amqp/generated/methods.js';
+import type { MethodEncoder } from '../amqp/frame-writer.js';
+import type { Queue } from '../broker/queue.js';
 import * as ops from '../broker/vhost-operations.js';
 import type { Channel } from './channel.js';
 
+/**
+ * A method that changed durable definitions is answered once they are on
+ * disk (the channel holds its later methods meanwhile): after declare-ok,
+ * a durable queue survives a crash.
+ */
 export function handleEntityMethod(ch: Channel, m: AnyMethod): void {
+  const vhost = ch.vhost;
+  const before = vhost.durableChanges;
+  const replies: (() => void)[] = [];
   try {
-    dispatch(ch, m);
+    dispatch(ch, m, replies);
   } catch (err) {
     if (err instanceof AmqpError) err.forMethod(m.id);
     throw err;
   }
+  const reply = replies[0] ?? noReply;
+  if (vhost.durableChanges !== before) ch.waitFor(ch.host.definitionsSaved(), reply);
+  else reply();
 }
 
-function dispatch(ch: Channel, m: AnyMethod): void {
+const noReply = (): void => undefined;
+
+function dispatch(ch: Channel, m: AnyMethod, replies: (() => void)[]): void {
   const vhost = ch.vhost;
-  const host = ch.host;
-  const owner = host.queueOwner;
+  const owner = ch.host.queueOwner;
+  // replies are deferred: they go out now, or once the definitions are saved
+  const host = {
+    sendMethod<A>(channel: number, encode: MethodEncoder<A>, args: A): void {
+      replies.push(() => ch.host.sendMethod(channel, encode, args));
+    },
+    exclusiveQueueDeclared: (q: Queue): void => ch.host.exclusiveQueueDeclared(q),
+  };
   switch (m.id) {
     case Method.ExchangeDeclare:
       ops.declareExchange(vhost, {
