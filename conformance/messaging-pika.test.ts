@@ -229,7 +229,7 @@ t.test('pika messaging', { skip }, async (t) => {
     t.equal(r.generator_channel_open, true);
   });
 
-  t.test('publisher confirms: mandatory unroutable raises UnroutableError', { skip: broker.kind === 'warren' ? 'publisher confirms arrive with issue 4' : false }, async (t) => {
+  t.test('publisher confirms: mandatory unroutable raises UnroutableError', async (t) => {
     const { r, p } = await scenario(broker, 'mandatory_confirms');
     t.strictSame(r.unroutable, { error: 'UnroutableError', returned: [[312, 'NO_ROUTE', '', `${p}.nowhere`, 'c1']] });
     t.equal(r.routable, 'published');

@@ -74,6 +74,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
         closed ??= (async () => {
           await listener.close();
           await broker.persist();
+          broker.close();
           if (tempDir) rmSync(tempDir, { recursive: true, force: true });
           logger.info('warren stopped');
         })();

@@ -15,6 +15,7 @@ import type { AuthResult } from '../auth/users.js';
 import type { BrokerConfig, ConfigUser } from '../config/options.js';
 import type { Logger } from '../log.js';
 import { DefinitionsStore, emptyDefinitions } from '../store/definitions-store.js';
+import { MessageLog } from '../store/message-log.js';
 import type { Definitions } from '../store/definitions-store.js';
 import { serverProperties, WARREN_VERSION } from '../server/server-properties.js';
 import type { FieldTable } from '../amqp/field-table.js';
@@ -32,6 +33,8 @@ export class Broker {
   readonly vhosts = new Map<string, VirtualHost>();
   readonly serverProperties: FieldTable;
   private readonly store: DefinitionsStore;
+  /** persistent messages of durable queues (write path; recovery is still to come) */
+  readonly messageLog: MessageLog;
   private pendingSave: Promise<void> | null = null;
   private loaded = false;
 
@@ -39,6 +42,7 @@ export class Broker {
     this.config = config;
     this.logger = logger;
     this.store = new DefinitionsStore(config.dataDir);
+    this.messageLog = new MessageLog(config.dataDir);
     this.serverProperties = serverProperties('warren');
   }
 
@@ -165,6 +169,11 @@ export class Broker {
     defs.queues = entities.queues;
     defs.bindings = entities.bindings;
     return defs;
+  }
+
+  /** Stop writing: what is pending still reaches the disk. */
+  close(): void {
+    this.messageLog.close();
   }
 
   /** Write the definitions to disk; resolves once they are durable. */

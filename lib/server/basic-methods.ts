@@ -144,16 +144,50 @@ function publish(ch: Channel, m: BasicPublish, c: Content): void {
   if (m.routingKey !== ch.lastRoutingKey) ch.lastRoutingKey = m.routingKey;
   const message = new Message(exchange.name, ch.lastRoutingKey, c.properties, c.body, c.bodySize);
   if (message.propertyFlags !== 0) checkProperties(ch, message);
+  const confirms = ch.confirms;
+  const tag = confirms ? confirms.next() : 0;
   routed.length = 0;
   vhost.route(exchange, message, routed);
   if (routed.length === 0) {
+    // a return goes out before the confirm
     if (m.mandatory) {
       ch.host.sendContent(ch.id, encodeBasicReturn, { replyCode: ReplyCode.NoRoute, replyText: 'NO_ROUTE', exchange: m.exchange, routingKey: m.routingKey }, message);
     }
+    if (confirms) confirms.confirm(tag);
     return;
   }
+  const durable = message.propertyFlags & PropertyFlag.DeliveryMode && message.decodedProperties().deliveryMode === 2 ? durableQueues(routed) : null;
   for (let i = 0; i < routed.length; i++) routed[i]!.enqueue(message);
   routed.length = 0;
+  if (durable) {
+    // persistent on a durable queue: confirmed once the message log has it on disk
+    ch.host.logMessage(
+      {
+        messageId: ch.host.newMessageId(),
+        vhost: vhost.name,
+        queues: durable,
+        exchange: message.exchange,
+        routingKey: message.routingKey,
+        data: message.data,
+        offset: message.offset,
+        propertiesSize: message.propertiesSize,
+        body: message.bodyParts ?? message.data.subarray(message.offset + message.propertiesSize, message.offset + message.propertiesSize + message.bodySize),
+        bodySize: message.bodySize,
+      },
+      confirms ? confirms.awaitCommit(tag) : ignoreCommit,
+    );
+  } else if (confirms) {
+    confirms.confirm(tag);
+  }
+}
+
+const ignoreCommit = (): void => undefined;
+
+/** The names of the durable queues among those routed to, or null if none. */
+function durableQueues(queues: readonly Queue[]): string[] | null {
+  let names: string[] | null = null;
+  for (const q of queues) if (q.durable) (names ??= []).push(q.name);
+  return names;
 }
 
 /** Properties must decode, and user-id must name the authenticated user (RabbitMQ's check_user_id_header). */

@@ -9,8 +9,17 @@
  * method reaches a channel (channel.open, frames on closing channels); this
  * class handles what happens inside an open channel.
  */
-import { commandInvalid, notFound, notImplemented } from '../amqp/amqp-error.js';
-import { Method, METHOD_INFO, encodeBasicCancel, encodeBasicDeliver, encodeChannelFlowOk } from '../amqp/generated/methods.js';
+import { commandInvalid, notFound, notImplemented, preconditionFailed } from '../amqp/amqp-error.js';
+import {
+  Method,
+  METHOD_INFO,
+  encodeBasicAck,
+  encodeBasicCancel,
+  encodeBasicDeliver,
+  encodeBasicNack,
+  encodeChannelFlowOk,
+  encodeConfirmSelectOk,
+} from '../amqp/generated/methods.js';
 import type { AnyMethod } from '../amqp/generated/methods.js';
 import type { MethodEncoder } from '../amqp/frame-writer.js';
 import type { Message } from '../broker/message.js';
@@ -22,6 +31,8 @@ import type { Consumer, ConsumerChannel } from './consumer.js';
 import { ContentAssembler } from './content-assembler.js';
 import type { Content } from './content-assembler.js';
 import { handleEntityMethod } from './entity-methods.js';
+import { PublisherConfirms } from './publisher-confirms.js';
+import type { PublishRecord, Committed } from '../store/message-log.js';
 import { UnackedDeliveries } from './unacked-deliveries.js';
 import type { Delivery } from './unacked-deliveries.js';
 
@@ -42,6 +53,9 @@ export interface ChannelHost {
   exclusiveQueueDeclared(q: Queue): void;
   /** resolves once the definitions changed so far are on disk */
   definitionsSaved(): Promise<void>;
+  /** write a persistent message for its durable queues; `done` once it is on disk */
+  logMessage(record: PublishRecord, done: Committed): void;
+  newMessageId(): number;
   /** an error while replaying methods held back by waitFor(): closes the channel or the connection */
   channelFailed(channel: number, err: unknown): void;
 }
@@ -69,6 +83,8 @@ export class Channel implements ConsumerChannel {
   consumerUnacked = 0;
   /** queue.declare's name, for the empty-name shortcut of later methods */
   mostRecentQueue = '';
+  /** publisher confirms, after confirm.select */
+  confirms: PublisherConfirms | null = null;
   /** the routing key of the last publish, shared by the messages that repeat it */
   lastRoutingKey = '';
   private lastTag = 0;
@@ -101,6 +117,18 @@ export class Channel implements ConsumerChannel {
         this.host.sendMethod(this.id, encodeChannelFlowOk, { active: m.active });
         if (m.active) this.resumeDeliveries();
         return;
+      case Method.ConfirmSelect:
+        if (!this.confirms) {
+          this.confirms = new PublisherConfirms((tag, multiple, ack) => {
+            if (ack) this.host.sendMethod(this.id, encodeBasicAck, { deliveryTag: tag, multiple });
+            else this.host.sendMethod(this.id, encodeBasicNack, { deliveryTag: tag, multiple, requeue: false });
+          });
+        }
+        if (!m.nowait) this.host.sendMethod(this.id, encodeConfirmSelectOk, {});
+        return;
+      case Method.TxSelect:
+        if (this.confirms) throw preconditionFailed('cannot switch from confirm to tx mode').forMethod(m.id);
+        throw notImplemented('tx.select is not implemented yet').forMethod(m.id);
       case Method.ChannelFlowOk:
         // the client acknowledging a server-sent flow: warren never sends one, so there is nothing to track
         return;

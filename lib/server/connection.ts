@@ -36,6 +36,7 @@ import type { Broker } from '../broker/broker.js';
 import type { Message } from '../broker/message.js';
 import type { Queue } from '../broker/queue.js';
 import type { VirtualHost } from '../broker/vhost.js';
+import type { Committed, PublishRecord } from '../store/message-log.js';
 import type { AmqpListener } from './amqp-listener.js';
 import type { Logger } from '../log.js';
 import { ChannelTable } from './channel-table.js';
@@ -296,6 +297,14 @@ export class Connection {
 
   definitionsSaved(): Promise<void> {
     return this.broker.definitionsSaved();
+  }
+
+  logMessage(record: PublishRecord, done: Committed): void {
+    this.broker.messageLog.appendPublish(record, done);
+  }
+
+  newMessageId(): number {
+    return this.broker.messageLog.newMessageId();
   }
 
   channelFailed(channel: number, err: unknown): void {

@@ -10,6 +10,7 @@ import type { FieldTable } from '../amqp/field-table.js';
 
 /** What warren implements of RabbitMQ's advertised capabilities. */
 export const CAPABILITIES: Readonly<Record<string, boolean>> = {
+  publisher_confirms: true,
   exchange_exchange_bindings: true,
   'basic.nack': true,
   consumer_cancel_notify: true,
