@@ -68,7 +68,6 @@ t.test('channel.flow is acknowledged with the same active flag', async (t) => {
 t.test('methods of later issues answer 540 NOT_IMPLEMENTED, never silence', async (t) => {
   const b = await withBroker(t);
   const cases = [
-    { m: { id: Method.ConfirmSelect, nowait: false }, name: 'confirm.select', cls: 85, mth: 10 },
     { m: { id: Method.TxSelect }, name: 'tx.select', cls: 90, mth: 10 },
   ] as const;
   for (const k of cases) {
