@@ -19,7 +19,7 @@
  * This file owns writing; replaying the log at start (recovery), recording
  * acknowledgements, and removing or compacting segments come next.
  */
-import { closeSync, fdatasync, mkdirSync, openSync, write } from 'node:fs';
+import { closeSync, fdatasync, mkdirSync, openSync, readdirSync, rmSync, write } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { WireWriter } from '../amqp/wire-writer.js';
@@ -63,6 +63,10 @@ export class MessageLog {
   constructor(dataDir: string) {
     this.dir = join(dataDir, 'messages');
     mkdirSync(this.dir, { recursive: true });
+    // Until recovery replays the log, segments of an earlier run can never be read back, and
+    // without acknowledgement records a later version could not tell which of their messages
+    // were consumed: start from an empty log rather than leave records that would resurrect them.
+    for (const f of readdirSync(this.dir)) if (f.endsWith('.wlog')) rmSync(join(this.dir, f), { force: true });
     this.fd = this.openSegment();
   }
 
