@@ -8,6 +8,7 @@
  * lives in lib/server/ and calls in here; nothing here knows about sockets.
  */
 import { isIP } from 'node:net';
+import { join } from 'node:path';
 import { checkPassword, DEFAULT_HASHING_ALGORITHM } from '../auth/password-hash.js';
 import type { HashingAlgorithm } from '../auth/password-hash.js';
 import { UserRegistry } from '../auth/users.js';
@@ -15,7 +16,11 @@ import type { AuthResult } from '../auth/users.js';
 import type { BrokerConfig, ConfigUser } from '../config/options.js';
 import type { Logger } from '../log.js';
 import { DefinitionsStore, emptyDefinitions } from '../store/definitions-store.js';
-import { MessageLog } from '../store/message-log.js';
+import { MessageLog, RecordType } from '../store/message-log.js';
+import { recoverMessageLog } from '../store/message-recovery.js';
+import type { RecoveredLog } from '../store/message-recovery.js';
+import { Message } from './message.js';
+import type { QueueJournal } from './queue.js';
 import type { Definitions } from '../store/definitions-store.js';
 import { serverProperties, WARREN_VERSION } from '../server/server-properties.js';
 import type { FieldTable } from '../amqp/field-table.js';
@@ -33,8 +38,16 @@ export class Broker {
   readonly vhosts = new Map<string, VirtualHost>();
   readonly serverProperties: FieldTable;
   private readonly store: DefinitionsStore;
-  /** persistent messages of durable queues (write path; recovery is still to come) */
+  /** persistent messages of durable queues */
   readonly messageLog: MessageLog;
+  /** what the message log held at start, until it is put back into the queues */
+  private recovered: RecoveredLog | null;
+  /** durable queues record removals and deliveries of logged messages here */
+  private readonly journal: QueueJournal = {
+    removed: (q, id) => this.messageLog.appendQueueEvent(RecordType.Remove, id, q.vhost, q.name),
+    delivered: (q, id) => this.messageLog.appendQueueEvent(RecordType.Delivered, id, q.vhost, q.name),
+    deleted: (q) => this.messageLog.appendQueueEvent(RecordType.QueueDeleted, 0, q.vhost, q.name),
+  };
   private pendingSave: Promise<void> | null = null;
   private loaded = false;
 
@@ -42,11 +55,14 @@ export class Broker {
     this.config = config;
     this.logger = logger;
     this.store = new DefinitionsStore(config.dataDir);
-    this.messageLog = new MessageLog(config.dataDir);
+    const logDir = join(config.dataDir, 'messages');
+    this.recovered = recoverMessageLog(logDir, logger);
+    this.messageLog = new MessageLog(logDir, this.recovered.lastSegment, this.recovered.lastMessageId);
     this.serverProperties = serverProperties('warren');
   }
 
   private addVhost(vh: VirtualHost): void {
+    vh.journal = this.journal;
     // changes made while loading are what was loaded: nothing to save
     vh.onDurableChange = () => {
       if (this.loaded) void this.definitionsSaved();
@@ -101,6 +117,28 @@ export class Broker {
     for (const u of this.config.users) changed = this.ensureConfigUser(u) || changed;
     if (changed) await this.persist();
     this.loaded = true;
+    this.restoreMessages();
+  }
+
+  /** Put the messages recovered from the log back into their durable queues, in order. */
+  private restoreMessages(): void {
+    const recovered = this.recovered;
+    this.recovered = null;
+    if (!recovered || recovered.messages.length === 0) return;
+    let placed = 0;
+    for (const m of recovered.messages) {
+      const vh = this.vhosts.get(m.vhost);
+      if (!vh) continue;
+      const message = new Message(m.exchange, m.routingKey, m.properties, [m.body], m.body.length);
+      message.logId = m.id;
+      for (const [name, delivered] of m.queues) {
+        const q = vh.queues.get(name);
+        if (!q || !q.journal) continue;
+        q.recover(message, delivered);
+        placed++;
+      }
+    }
+    this.logger.info({ messages: recovered.messages.length, placed }, 'recovered persistent messages from the message log');
   }
 
   /** Create or update a user the YAML file lists; true when anything changed. */

@@ -37,6 +37,8 @@ export class Message {
   readonly bodySize: number;
   /** a large body, as the slices it arrived in; null when the body follows the properties in data */
   readonly bodyParts: Buffer[] | null;
+  /** its id in the message log when it was written there (persistent, on a durable queue); 0 otherwise */
+  logId = 0;
   private decoded: BasicProperties | null = null;
 
   constructor(exchange: string, routingKey: string, properties: Buffer, body: Buffer[], bodySize: number) {

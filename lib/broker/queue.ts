@@ -28,6 +28,15 @@ export interface QueueConsumer {
   queueDeleted(queue: Queue): void;
 }
 
+/** Where a durable queue records what happens to its logged messages (the message log). */
+export interface QueueJournal {
+  /** the message left the queue for good */
+  removed(q: Queue, logId: number): void;
+  /** first delivery: after a crash the message comes back redelivered */
+  delivered(q: Queue, logId: number): void;
+  deleted(q: Queue): void;
+}
+
 /** The connection that declared an exclusive queue (anything with an identity). */
 export type QueueOwner = object;
 
@@ -54,6 +63,8 @@ export class Queue {
   deleted = false;
   /** messages delivered to consumers or basic.get and not yet settled */
   unacked = 0;
+  /** set for durable queues: logged messages' removals and deliveries are recorded */
+  journal: QueueJournal | null = null;
 
   private readonly ready = new ReadyList();
   private readonly consumers: QueueConsumer[] = [];
@@ -107,7 +118,7 @@ export class Queue {
         }
         if (!picked) return;
         const entry = this.ready.shift()!;
-        if (!picked.noAck) this.unacked++;
+        this.leaving(entry, picked.noAck);
         picked.deliver(this, entry);
       }
     } finally {
@@ -118,13 +129,37 @@ export class Queue {
   /** basic.get: the next ready message, if any. */
   get(noAck: boolean): QueueEntry | undefined {
     const entry = this.ready.shift();
-    if (entry && !noAck) this.unacked++;
+    if (entry) this.leaving(entry, noAck);
     return entry;
   }
 
   /** A delivered message was acknowledged (or rejected without requeue). */
-  settle(_entry: QueueEntry): void {
-    if (!this.deleted) this.unacked--;
+  settle(entry: QueueEntry): void {
+    if (this.deleted) return;
+    this.unacked--;
+    if (this.journal && entry.message.logId) this.journal.removed(this, entry.message.logId);
+  }
+
+  /** A message recovered from the message log at start (no consumers yet). */
+  recover(message: Message, delivered: boolean): void {
+    const e = new QueueEntry(++this.seq, message);
+    e.redelivered = delivered;
+    e.delivered = delivered;
+    this.ready.push(e);
+  }
+
+  /** An entry goes to a consumer or basic.get: settled now (no ack), or counted as unacked. */
+  private leaving(entry: QueueEntry, noAck: boolean): void {
+    const logId = entry.message.logId;
+    if (noAck) {
+      if (this.journal && logId) this.journal.removed(this, logId);
+      return;
+    }
+    this.unacked++;
+    if (!entry.delivered) {
+      entry.delivered = true;
+      if (this.journal && logId) this.journal.delivered(this, logId);
+    }
   }
 
   /** Delivered messages come back to their original positions, marked redelivered. */
@@ -156,12 +191,19 @@ export class Queue {
 
   /** Drop every ready message; returns how many. */
   purge(): number {
+    const journal = this.journal;
+    if (journal) {
+      this.ready.forEach((e) => {
+        if (e.message.logId) journal.removed(this, e.message.logId);
+      });
+    }
     return this.ready.clear();
   }
 
   /** The queue is being deleted: consumers are told, messages dropped. Returns the ready count. */
   close(): number {
     this.deleted = true;
+    this.journal?.deleted(this);
     const count = this.ready.clear();
     const consumers = this.consumers.splice(0);
     for (const c of consumers) c.queueDeleted(this);

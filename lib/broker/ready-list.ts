@@ -13,6 +13,8 @@ export class QueueEntry {
   readonly message: Message;
   /** set once the message has been delivered and requeued */
   redelivered = false;
+  /** set at the first delivery (a durable queue records it once) */
+  delivered = false;
 
   constructor(seq: number, message: Message) {
     this.seq = seq;
@@ -70,6 +72,11 @@ export class ReadyList {
       this.items[(this.head + lo) & mask] = e;
     }
     this.count++;
+  }
+
+  /** Call fn for every entry, head first. */
+  forEach(fn: (e: QueueEntry) => void): void {
+    for (let i = 0; i < this.count; i++) fn(this.items[(this.head + i) & (this.items.length - 1)]!);
   }
 
   /** Remove every entry; returns how many there were. */

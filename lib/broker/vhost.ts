@@ -16,7 +16,7 @@ import type { Exchange, ExchangeOptions } from './exchange.js';
 import { createExchange } from './exchange-types.js';
 import type { Message } from './message.js';
 import { Queue } from './queue.js';
-import type { QueueOptions, QueueOwner } from './queue.js';
+import type { QueueJournal, QueueOptions, QueueOwner } from './queue.js';
 
 export interface VhostMetadata {
   description?: string;
@@ -42,6 +42,8 @@ export class VirtualHost {
   readonly defaultExchange: DefaultExchange;
   /** counts changes to what is persisted (durable exchanges, queues, bindings) */
   durableChanges = 0;
+  /** given to durable queues: the message log's record of their messages */
+  journal: QueueJournal | null = null;
   /** called after each such change (the broker saves the definitions) */
   onDurableChange: (() => void) | null = null;
   /** the current routing pass, for de-duplicating destinations without a Set */
@@ -87,6 +89,7 @@ export class VirtualHost {
 
   addQueue(name: string, o: QueueOptions, owner: QueueOwner | null): Queue {
     const q = new Queue(name, this.name, o, owner);
+    if (isPersisted(q)) q.journal = this.journal;
     this.queues.set(name, q);
     if (isPersisted(q)) this.durableChanged();
     return q;

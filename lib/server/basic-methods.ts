@@ -157,13 +157,13 @@ function publish(ch: Channel, m: BasicPublish, c: Content): void {
     return;
   }
   const durable = message.propertyFlags & PropertyFlag.DeliveryMode && message.decodedProperties().deliveryMode === 2 ? durableQueues(routed) : null;
-  for (let i = 0; i < routed.length; i++) routed[i]!.enqueue(message);
-  routed.length = 0;
   if (durable) {
-    // persistent on a durable queue: confirmed once the message log has it on disk
+    // persistent on a durable queue: logged before it is enqueued (a delivery may record its removal
+    // at once), and confirmed once the log has it on disk
+    message.logId = ch.host.newMessageId();
     ch.host.logMessage(
       {
-        messageId: ch.host.newMessageId(),
+        messageId: message.logId,
         vhost: vhost.name,
         queues: durable,
         exchange: message.exchange,
@@ -179,6 +179,8 @@ function publish(ch: Channel, m: BasicPublish, c: Content): void {
   } else if (confirms) {
     confirms.confirm(tag);
   }
+  for (let i = 0; i < routed.length; i++) routed[i]!.enqueue(message);
+  routed.length = 0;
 }
 
 const ignoreCommit = (): void => undefined;

@@ -14,22 +14,30 @@
  * A torn or corrupt tail is recognisable by its length or checksum.
  * Payload of a publish record (type 1): u64 message id, shortstr vhost,
  * u16 queue count and shortstr names, shortstr exchange, shortstr routing
- * key, longstr properties, longstr body.
+ * key, longstr properties, longstr body. Queue events (types 2-4): u64
+ * message id (0 for QueueDeleted), shortstr vhost, shortstr queue.
+ * Queue events are not waited for: they ride in the next commit.
  *
- * This file owns writing; replaying the log at start (recovery), recording
- * acknowledgements, and removing or compacting segments come next.
+ * This file owns writing; message-recovery.ts replays the segments at
+ * start. Removing and compacting segments come next.
  */
-import { closeSync, fdatasync, mkdirSync, openSync, readdirSync, rmSync, write } from 'node:fs';
+import { closeSync, fdatasync, mkdirSync, openSync, write } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { WireWriter } from '../amqp/wire-writer.js';
 
 export const RecordType = {
   Publish: 1,
+  /** the message left a queue for good (acked, rejected, purged, delivered without ack) */
+  Remove: 2,
+  /** the message was delivered from a queue (it comes back redelivered after a crash) */
+  Delivered: 3,
+  /** a queue was deleted: what it held before this record is gone, even if a queue of that name comes back */
+  QueueDeleted: 4,
 } as const;
 
 const SEGMENT_BYTES = 64 * 1024 * 1024;
-const RECORD_HEADER = 8;
+export const RECORD_HEADER = 8;
 
 export type Committed = (err: Error | null) => void;
 
@@ -60,14 +68,36 @@ export class MessageLog {
   private closed = false;
   private nextId = 1;
 
-  constructor(dataDir: string) {
-    this.dir = join(dataDir, 'messages');
+  /** Continue a recovered log: new records go to a new segment, ids after the highest seen. */
+  constructor(dir: string, lastSegment: number, lastMessageId: number) {
+    this.dir = dir;
     mkdirSync(this.dir, { recursive: true });
-    // Until recovery replays the log, segments of an earlier run can never be read back, and
-    // without acknowledgement records a later version could not tell which of their messages
-    // were consumed: start from an empty log rather than leave records that would resurrect them.
-    for (const f of readdirSync(this.dir)) if (f.endsWith('.wlog')) rmSync(join(this.dir, f), { force: true });
+    this.segment = lastSegment;
+    this.nextId = lastMessageId + 1;
     this.fd = this.openSegment();
+  }
+
+  /** A queue event record (Remove, Delivered, QueueDeleted). */
+  appendQueueEvent(type: number, messageId: number, vhost: string, queue: string): void {
+    if (this.closed) return;
+    const w = this.batch;
+    const size = 1 + 8 + 1 + Buffer.byteLength(vhost) + 1 + Buffer.byteLength(queue);
+    w.ensure(RECORD_HEADER + size);
+    const headerAt = w.pos;
+    w.u32(size);
+    w.u32(0);
+    w.u8(type);
+    w.u64(messageId);
+    w.shortstr(vhost);
+    w.shortstr(queue);
+    this.sealRecord(headerAt, size);
+    this.schedule();
+  }
+
+  /** Fill in a record's checksum, once its payload is written. */
+  private sealRecord(headerAt: number, size: number): void {
+    const payloadStart = headerAt + RECORD_HEADER;
+    this.batch.buf.writeUInt32BE(crc32(this.batch.buf.subarray(payloadStart, payloadStart + size)), headerAt + 4);
   }
 
   /** A fresh message id (ids only grow). */
@@ -102,8 +132,7 @@ export class MessageLog {
     w.u32(r.bodySize);
     if (Buffer.isBuffer(r.body)) w.bytes(r.body);
     else for (const part of r.body) w.bytes(part);
-    const payloadStart = headerAt + RECORD_HEADER;
-    w.buf.writeUInt32BE(crc32(w.buf.subarray(payloadStart, payloadStart + size)), headerAt + 4);
+    this.sealRecord(headerAt, size);
     this.waiters.push(done);
     this.schedule();
   }
@@ -151,7 +180,7 @@ export class MessageLog {
   private openSegment(): number {
     this.segment++;
     this.segmentBytes = 0;
-    return openSync(join(this.dir, `${String(this.segment).padStart(8, '0')}.wlog`), 'a');
+    return openSync(join(this.dir, segmentName(this.segment)), 'a');
   }
 }
 
@@ -161,4 +190,8 @@ function writeAll(fd: number, buf: Buffer, offset: number, cb: (err: Error | nul
     if (offset + n < buf.length) return writeAll(fd, buf, offset + n, cb);
     cb(null);
   });
+}
+
+export function segmentName(n: number): string {
+  return `${String(n).padStart(8, '0')}.wlog`;
 }
