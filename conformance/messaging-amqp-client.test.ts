@@ -21,8 +21,8 @@ import type { Test } from 'tap';
 import { AMQPClient } from '@cloudamqp/amqp-client';
 import type { AMQPChannel, AMQPMessage, AMQPProperties, QueueParams } from '@cloudamqp/amqp-client';
 import { brokerUnderTest, uniqueName } from './helpers/broker-under-test.js';
+import { OP_MS, bounded, limit, sleep, until, within } from './helpers/bounded.js';
 
-const OP_MS = 3000;
 const QUIET_MS = 200;
 const SUBTEST = { timeout: 20_000 };
 
@@ -30,62 +30,6 @@ const broker = await brokerUnderTest(t);
 
 // ---------------------------------------------------------------- helpers
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/**
- * Once the broker has let one operation time out, every later bound is cut
- * to DEGRADED_MS: a broker that does not answer fails the whole file in
- * seconds, not in 40 x OP_MS.
- */
-const DEGRADED_MS = 500;
-let degraded = false;
-const limit = (ms: number) => (degraded ? Math.min(ms, DEGRADED_MS) : ms);
-
-function within<T>(p: Promise<T>, what: string, ms = OP_MS): Promise<T> {
-  const bound = limit(ms);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      degraded = true;
-      reject(new Error(`${what}: no answer within ${bound} ms`));
-    }, bound);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-async function until(cond: () => boolean, what: string, ms = OP_MS): Promise<void> {
-  const bound = limit(ms);
-  const deadline = Date.now() + bound;
-  while (!cond()) {
-    if (Date.now() > deadline) {
-      degraded = true;
-      throw new Error(`timed out after ${bound} ms waiting for ${what}`);
-    }
-    await sleep(5);
-  }
-}
-
-/** Every promise-returning method bounded by OP_MS; a failure names the operation. */
-function bounded<T extends object>(target: T, label: string): T {
-  return new Proxy(target, {
-    get(obj, prop) {
-      const value = Reflect.get(obj, prop, obj) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        const r = (value as (...a: unknown[]) => unknown).apply(obj, args);
-        if (!(r instanceof Promise)) return r;
-        const operation = `${label}.${String(prop)}(${args
-          .filter((a) => typeof a !== 'function' && !(a instanceof Uint8Array))
-          .map((a) => JSON.stringify(a, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v)))
-          .join(', ')})`;
-        return within(r, operation).catch((e: unknown) => {
-          if (e instanceof Error) Object.assign(e, { operation, reply: e.message });
-          throw e;
-        });
-      };
-    },
-  });
-}
 
 interface Chan {
   ch: AMQPChannel;

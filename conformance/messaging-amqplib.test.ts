@@ -26,9 +26,9 @@ import type { Test } from 'tap';
 import amqplib from 'amqplib';
 import type { Channel, ChannelModel, ConsumeMessage, GetMessage, Message, Options } from 'amqplib';
 import { brokerUnderTest, uniqueName } from './helpers/broker-under-test.js';
+import { OP_MS, bounded, limit, sleep, until, within } from './helpers/bounded.js';
 
 /** Longest wait for any one broker operation or expected delivery. */
-const OP_MS = 3000;
 /** How long to wait for deliveries that must not come. */
 const QUIET_MS = 200;
 /** Backstop per subtest. */
@@ -54,64 +54,6 @@ const CODE_NAMES: Record<number, string> = {
   530: 'NOT-ALLOWED',
 };
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/**
- * Once the broker has let one operation time out, every later bound is cut
- * to DEGRADED_MS: a broker that does not answer fails the whole file in
- * seconds, not in 40 x OP_MS.
- */
-const DEGRADED_MS = 500;
-let degraded = false;
-const limit = (ms: number) => (degraded ? Math.min(ms, DEGRADED_MS) : ms);
-
-function within<T>(p: Promise<T>, what: string, ms = OP_MS): Promise<T> {
-  const bound = limit(ms);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      degraded = true;
-      reject(new Error(`${what}: no answer within ${bound} ms`));
-    }, bound);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Poll until cond() holds; throws after ms. */
-async function until(cond: () => boolean, what: string, ms = OP_MS): Promise<void> {
-  const bound = limit(ms);
-  const deadline = Date.now() + bound;
-  while (!cond()) {
-    if (Date.now() > deadline) {
-      degraded = true;
-      throw new Error(`timed out after ${bound} ms waiting for ${what}`);
-    }
-    await sleep(5);
-  }
-}
-
-/**
- * Every promise-returning method of the object, bounded by OP_MS. A refusal
- * keeps its message and fields and gains `operation` and `reply` (tap prints
- * those when a test throws).
- */
-function bounded<T extends object>(target: T, label: string): T {
-  return new Proxy(target, {
-    get(obj, prop) {
-      const value = Reflect.get(obj, prop, obj) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        const r = (value as (...a: unknown[]) => unknown).apply(obj, args);
-        if (!(r instanceof Promise)) return r;
-        const operation = `${label}.${String(prop)}(${args.filter((a) => typeof a !== 'function').map((a) => JSON.stringify(a)).join(', ')})`;
-        return within(r, operation).catch((e: unknown) => {
-          if (e instanceof Error) Object.assign(e, { operation, reply: e.message });
-          throw e;
-        });
-      };
-    },
-  });
-}
 
 interface ChannelState {
   /** the server's channel.close (the 'error' event), or null if it closed otherwise */
