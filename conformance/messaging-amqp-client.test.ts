@@ -22,6 +22,7 @@ import { AMQPClient } from '@cloudamqp/amqp-client';
 import type { AMQPChannel, AMQPMessage, AMQPProperties, QueueParams } from '@cloudamqp/amqp-client';
 import { brokerUnderTest, uniqueName } from './helpers/broker-under-test.js';
 import { OP_MS, bounded, limit, sleep, until, within } from './helpers/bounded.js';
+import { notFoundQueue, notFoundExchange, locked } from './helpers/rabbitmq-texts.js';
 
 const QUIET_MS = 200;
 const SUBTEST = { timeout: 20_000 };
@@ -216,12 +217,6 @@ async function gone(c: Client, kind: 'queue' | 'exchange', name: string): Promis
   return false;
 }
 
-const notFoundQueue = (q: string) => `NOT_FOUND - no queue '${q}' in vhost '/'`;
-const notFoundExchange = (x: string) => `NOT_FOUND - no exchange '${x}' in vhost '/'`;
-/** RabbitMQ cuts a reply text longer than a short string (255) to 252 characters and '...'. */
-const shortstr = (s: string) => (s.length > 255 ? `${s.slice(0, 252)}...` : s);
-const locked = (q: string) =>
-  shortstr(`RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '${q}' in vhost '/'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.`);
 
 // ---------------------------------------------------------------- 1. exchanges
 

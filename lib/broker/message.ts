@@ -65,18 +65,6 @@ export class Message {
     return this.propertiesSize >= 2 ? this.data.readUInt16BE(this.offset) : 0;
   }
 
-  /** The property bytes (a new slice; for tests and diagnostics, not the delivery path). */
-  get properties(): Buffer {
-    return this.data.subarray(this.offset, this.offset + this.propertiesSize);
-  }
-
-  /** The body as one buffer (a slice or a copy; for tests and diagnostics, not the delivery path). */
-  get body(): Buffer {
-    if (this.bodyParts) return Buffer.concat(this.bodyParts, this.bodySize);
-    const start = this.offset + this.propertiesSize;
-    return this.data.subarray(start, start + this.bodySize);
-  }
-
   /** All properties, decoded on first use; throws WireDecodeError when they are malformed. */
   decodedProperties(): BasicProperties {
     if (!this.decoded) {

@@ -194,6 +194,14 @@ export class RawClient implements FrameSink {
     });
   }
 
+  /** Connected, logged in, with channel 1 open: the usual start of a test. */
+  static async withChannel(port: number): Promise<RawClient> {
+    const c = await RawClient.connect(port);
+    await c.handshake();
+    await c.openChannel(1);
+    return c;
+  }
+
   async openChannel(channel: number): Promise<void> {
     this.sendMethod(channel, { id: Method.ChannelOpen });
     await this.expectMethod(Method.ChannelOpenOk);

@@ -26,9 +26,7 @@ async function collect(ch: Channel, queue: string, count: number, timeoutMs = 30
 
 /** A raw client holding `count` unacked deliveries from `queue` (prefetch count). */
 async function rawHolder(port: number, queue: string, count: number): Promise<RawClient> {
-  const c = await RawClient.connect(port);
-  await c.handshake();
-  await c.openChannel(1);
+  const c = await RawClient.withChannel(port);
   c.sendMethod(1, { id: Method.BasicQos, prefetchSize: 0, prefetchCount: count, global: false });
   await c.expectMethod(Method.BasicQosOk);
   c.sendMethod(1, { id: Method.BasicConsume, queue, consumerTag: 'holder', noLocal: false, noAck: false, exclusive: false, noWait: false, arguments: {} });

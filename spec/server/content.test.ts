@@ -26,9 +26,7 @@ const weighted: Step = (w) => {
 };
 
 async function send(t: Tap.Test, port: number, steps: Step[]): Promise<RawClient> {
-  const c = await RawClient.connect(port);
-  await c.handshake();
-  await c.openChannel(1);
+  const c = await RawClient.withChannel(port);
   const w = new WireWriter();
   for (const s of steps) s(w);
   c.send(w.take());
@@ -67,9 +65,7 @@ t.test('a message over max_message_size is refused at its header (406, channel o
 
 t.test('a message split over many body frames arrives whole, byte for byte', async (t) => {
   const b = await withBroker(t);
-  const c = await RawClient.connect(b.port);
-  await c.handshake();
-  await c.openChannel(1);
+  const c = await RawClient.withChannel(b.port);
   c.sendMethod(1, { id: Method.QueueDeclare, queue: 'q', passive: false, durable: false, exclusive: false, autoDelete: false, noWait: false, arguments: {} });
   await c.expectMethod(Method.QueueDeclareOk);
   const payload = Buffer.alloc(300000);

@@ -23,10 +23,8 @@ function oneWrite(c: RawClient, methods: AnyMethod[]): void {
 
 t.test('replies come in order, the durable one after the definitions file has it', async (t) => {
   const b = await withBroker(t);
-  const c = await RawClient.connect(b.port);
+  const c = await RawClient.withChannel(b.port);
   t.teardown(() => c.destroy());
-  await c.handshake();
-  await c.openChannel(1);
   oneWrite(c, [declare('durable-1', true), declare('transient-1', false), { id: Method.BasicGet, queue: 'transient-1', noAck: true }]);
   const first = await c.expectMethod(Method.QueueDeclareOk);
   t.equal(first.queue, 'durable-1');
@@ -38,10 +36,8 @@ t.test('replies come in order, the durable one after the definitions file has it
 
 t.test('an error among held methods closes the channel; what follows it is dropped', async (t) => {
   const b = await withBroker(t);
-  const c = await RawClient.connect(b.port);
+  const c = await RawClient.withChannel(b.port);
   t.teardown(() => c.destroy());
-  await c.handshake();
-  await c.openChannel(1);
   oneWrite(c, [declare('durable-2', true), declare('missing', false, true), declare('after-error', false)]);
   t.equal((await c.expectMethod(Method.QueueDeclareOk)).queue, 'durable-2');
   t.match(await c.expectMethod(Method.ChannelClose), { replyCode: 404, replyText: "NOT_FOUND - no queue 'missing' in vhost '/'", classId: 50, methodId: 10 });

@@ -12,13 +12,6 @@ import { RawClient } from '../helpers/raw-client.js';
 
 const QUEUE = 'flow-q';
 
-async function client(port: number): Promise<RawClient> {
-  const c = await RawClient.connect(port);
-  await c.handshake();
-  await c.openChannel(1);
-  return c;
-}
-
 function publishFrames(count: number, size: number): Buffer {
   const w = new WireWriter();
   const body = Buffer.alloc(size, 0x61);
@@ -48,12 +41,12 @@ function queueDepth(b: RunningBroker): number {
 }
 
 async function setup(b: RunningBroker): Promise<{ consumer: RawClient; publisher: RawClient }> {
-  const consumer = await client(b.port);
+  const consumer = await RawClient.withChannel(b.port);
   consumer.sendMethod(1, { id: Method.QueueDeclare, queue: QUEUE, passive: false, durable: false, exclusive: false, autoDelete: false, noWait: false, arguments: {} });
   await consumer.expectMethod(Method.QueueDeclareOk);
   consumer.sendMethod(1, { id: Method.BasicConsume, queue: QUEUE, consumerTag: 'c', noLocal: false, noAck: true, exclusive: false, noWait: false, arguments: {} });
   await consumer.expectMethod(Method.BasicConsumeOk);
-  const publisher = await client(b.port);
+  const publisher = await RawClient.withChannel(b.port);
   return { consumer, publisher };
 }
 

@@ -12,10 +12,8 @@ import { RawClient } from '../helpers/raw-client.js';
 
 t.test('every publish is confirmed exactly once, most of them by multiple acks', async (t) => {
   const b = await withBroker(t);
-  const c = await RawClient.connect(b.port);
+  const c = await RawClient.withChannel(b.port);
   t.teardown(() => c.destroy());
-  await c.handshake();
-  await c.openChannel(1);
   c.sendMethod(1, { id: Method.ConfirmSelect, nowait: false });
   await c.expectMethod(Method.ConfirmSelectOk);
   c.sendMethod(1, { id: Method.QueueDeclare, queue: 'cq', passive: false, durable: false, exclusive: false, autoDelete: false, noWait: false, arguments: {} });
@@ -78,10 +76,8 @@ t.test('a persistent message on a durable queue is acked once the log has it on 
 
 t.test('a mandatory unroutable message is returned before its ack; tx.select on a confirm channel is 406', async (t) => {
   const b = await withBroker(t);
-  const c = await RawClient.connect(b.port);
+  const c = await RawClient.withChannel(b.port);
   t.teardown(() => c.destroy());
-  await c.handshake();
-  await c.openChannel(1);
   c.sendMethod(1, { id: Method.ConfirmSelect, nowait: false });
   await c.expectMethod(Method.ConfirmSelectOk);
   c.sendMethod(1, { id: Method.BasicPublish, exchange: '', routingKey: 'nowhere', mandatory: true, immediate: false });
