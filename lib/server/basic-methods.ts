@@ -24,6 +24,7 @@ import { exchangeOrDie, queueForUse } from '../broker/vhost-operations.js';
 import type { Channel } from './channel.js';
 import { Consumer } from './consumer.js';
 import type { Content } from './content-assembler.js';
+import type { Delivery } from './unacked-deliveries.js';
 
 /** Handles the basic.* methods without content; false for those it does not know. */
 export function handleBasicMethod(ch: Channel, m: AnyMethod): boolean {
@@ -81,7 +82,7 @@ function dispatch(ch: Channel, m: AnyMethod): boolean {
   }
 }
 
-function reject(ch: Channel, deliveries: ReturnType<Channel['unacked']['take']>, requeue: boolean): void {
+function reject(ch: Channel, deliveries: readonly Delivery[], requeue: boolean): void {
   // without requeue the messages are dropped (dead-lettering arrives with the lifecycle issue)
   if (requeue) ch.requeue(deliveries);
   else ch.settle(deliveries);
