@@ -30,6 +30,8 @@ import { VirtualHost } from './vhost.js';
 export type VhostAccess = 'ok' | 'no-vhost' | 'refused';
 
 const FULL_ACCESS = '.*';
+/** recovered bodies above this size are copied out of the segment buffer (Message copies smaller ones) */
+const LARGE_BODY = 16 * 1024;
 
 export class Broker {
   readonly config: BrokerConfig;
@@ -47,6 +49,7 @@ export class Broker {
     removed: (q, id) => this.messageLog.appendQueueEvent(RecordType.Remove, id, q.vhost, q.name),
     delivered: (q, id) => this.messageLog.appendQueueEvent(RecordType.Delivered, id, q.vhost, q.name),
     deleted: (q) => this.messageLog.appendQueueEvent(RecordType.QueueDeleted, 0, q.vhost, q.name),
+    forgotten: (_q, id) => this.messageLog.forget(id),
   };
   private pendingSave: Promise<void> | null = null;
   private loaded = false;
@@ -57,7 +60,7 @@ export class Broker {
     this.store = new DefinitionsStore(config.dataDir);
     const logDir = join(config.dataDir, 'messages');
     this.recovered = recoverMessageLog(logDir, logger);
-    this.messageLog = new MessageLog(logDir, this.recovered.lastSegment, this.recovered.lastMessageId);
+    this.messageLog = new MessageLog(logDir, this.recovered, { logger });
     this.serverProperties = serverProperties('warren');
   }
 
@@ -124,21 +127,28 @@ export class Broker {
   private restoreMessages(): void {
     const recovered = this.recovered;
     this.recovered = null;
-    if (!recovered || recovered.messages.length === 0) return;
+    if (!recovered) return;
     let placed = 0;
     for (const m of recovered.messages) {
       const vh = this.vhosts.get(m.vhost);
       if (!vh) continue;
-      const message = new Message(m.exchange, m.routingKey, m.properties, [m.body], m.body.length);
+      // a large body is copied: a slice would keep the whole segment's buffer alive
+      const body = m.body.length > LARGE_BODY ? Buffer.from(m.body) : m.body;
+      const message = new Message(m.exchange, m.routingKey, m.properties, [body], body.length);
       message.logId = m.id;
+      let queues = 0;
       for (const [name, delivered] of m.queues) {
         const q = vh.queues.get(name);
         if (!q || !q.journal) continue;
         q.recover(message, delivered);
-        placed++;
+        queues++;
       }
+      this.messageLog.refs.add(m.id, queues);
+      placed += queues;
     }
-    this.logger.info({ messages: recovered.messages.length, placed }, 'recovered persistent messages from the message log');
+    if (placed > 0) this.logger.info({ messages: recovered.messages.length, placed }, 'recovered persistent messages from the message log');
+    // segments holding only what is gone can go now
+    void this.messageLog.collectGarbage();
   }
 
   /** Create or update a user the YAML file lists; true when anything changed. */

@@ -35,6 +35,8 @@ export interface QueueJournal {
   /** first delivery: after a crash the message comes back redelivered */
   delivered(q: Queue, logId: number): void;
   deleted(q: Queue): void;
+  /** the deleted queue let go of a message it still held (its deletion record covers it) */
+  forgotten(q: Queue, logId: number): void;
 }
 
 /** The connection that declared an exclusive queue (anything with an identity). */
@@ -135,9 +137,14 @@ export class Queue {
 
   /** A delivered message was acknowledged (or rejected without requeue). */
   settle(entry: QueueEntry): void {
-    if (this.deleted) return;
+    if (this.deleted) return this.forget(entry);
     this.unacked--;
     if (this.journal && entry.message.logId) this.journal.removed(this, entry.message.logId);
+  }
+
+  /** A deleted queue drops an entry it still held. */
+  private forget(entry: QueueEntry): void {
+    if (this.journal && entry.message.logId) this.journal.forgotten(this, entry.message.logId);
   }
 
   /** A message recovered from the message log at start (no consumers yet). */
@@ -164,7 +171,10 @@ export class Queue {
 
   /** Delivered messages come back to their original positions, marked redelivered. */
   requeue(entries: readonly QueueEntry[]): void {
-    if (this.deleted) return;
+    if (this.deleted) {
+      for (const e of entries) this.forget(e);
+      return;
+    }
     for (const e of entries) {
       e.redelivered = true;
       this.unacked--;
@@ -203,7 +213,10 @@ export class Queue {
   /** The queue is being deleted: consumers are told, messages dropped. Returns the ready count. */
   close(): number {
     this.deleted = true;
-    this.journal?.deleted(this);
+    if (this.journal) {
+      this.journal.deleted(this);
+      this.ready.forEach((e) => this.forget(e));
+    }
     const count = this.ready.clear();
     const consumers = this.consumers.splice(0);
     for (const c of consumers) c.queueDeleted(this);

@@ -22,6 +22,7 @@
  */
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, open, rename as fsRename, rm } from 'node:fs/promises';
+import { fsyncDir } from './durable-files.js';
 import { join } from 'node:path';
 
 export interface UserDefinition {
@@ -210,21 +211,6 @@ interface Waiter {
 export interface DefinitionsStoreOptions {
   /** Test hook replacing fs.promises.rename, e.g. to simulate a crash before the rename. */
   rename?: (from: string, to: string) => Promise<void>;
-}
-
-/** Errors from fsync on a directory where the platform cannot do it. */
-const DIR_FSYNC_UNSUPPORTED = new Set(['EISDIR', 'EINVAL', 'EPERM', 'EBADF', 'ENOTSUP']);
-
-async function fsyncDir(dir: string): Promise<void> {
-  let fh;
-  try {
-    fh = await open(dir, 'r');
-    await fh.sync();
-  } catch (err) {
-    if (!DIR_FSYNC_UNSUPPORTED.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
-  } finally {
-    await fh?.close();
-  }
 }
 
 export class DefinitionsStore {

@@ -4,42 +4,57 @@
  * durable with group commit: every record appended during one event-loop
  * turn (and while the previous batch was being synced) goes to disk in one
  * write followed by one fdatasync, and only then are the callbacks of that
- * batch called (publisher confirms are sent from them).
+ * batch called (publisher confirms are sent from them). With the `interval`
+ * fsync policy the callbacks run after the write, and fdatasync runs at most
+ * once per interval.
  *
  * One log per broker rather than one per queue: a message routed to many
  * durable queues is written once (its record names the queues), writes
  * stay sequential on disk, and one fdatasync covers every queue's batch.
+ * MessageRefs counts the queues still holding each message, and the
+ * collector (log-compactor.ts) deletes or compacts old segments from it.
  *
- * Record framing: u32 payload length, u32 CRC-32 of the payload, payload.
- * A torn or corrupt tail is recognisable by its length or checksum.
- * Payload of a publish record (type 1): u64 message id, shortstr vhost,
- * u16 queue count and shortstr names, shortstr exchange, shortstr routing
- * key, longstr properties, longstr body. Queue events (types 2-4): u64
- * message id (0 for QueueDeleted), shortstr vhost, shortstr queue.
- * Queue events are not waited for: they ride in the next commit.
+ * A failed write or sync (ENOSPC, EIO) fails that batch's publishes (their
+ * publishers get basic.nack), cuts the segment back to where the batch
+ * began (or moves on to a new segment when that fails too), and keeps the
+ * batch's queue events for the next commit, which is retried after a pause.
  *
- * This file owns writing; message-recovery.ts replays the segments at
- * start. Removing and compacting segments come next.
+ * The record format is in log-format.ts; recovery in message-recovery.ts.
  */
-import { closeSync, fdatasync, mkdirSync, openSync, write } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, write } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { WireWriter } from '../amqp/wire-writer.js';
+import type { Logger } from '../log.js';
+import { LogCompactor } from './log-compactor.js';
+import { RECORD_HEADER, RecordType, scanRecords, segmentName } from './log-format.js';
+import { MessageRefs } from './message-refs.js';
 
-export const RecordType = {
-  Publish: 1,
-  /** the message left a queue for good (acked, rejected, purged, delivered without ack) */
-  Remove: 2,
-  /** the message was delivered from a queue (it comes back redelivered after a crash) */
-  Delivered: 3,
-  /** a queue was deleted: what it held before this record is gone, even if a queue of that name comes back */
-  QueueDeleted: 4,
-} as const;
-
-const SEGMENT_BYTES = 64 * 1024 * 1024;
-export const RECORD_HEADER = 8;
+export { RecordType } from './log-format.js';
 
 export type Committed = (err: Error | null) => void;
+export type FsyncPolicy = 'always' | 'interval';
+
+/** A segment file on disk, and the message ids of the publishes it holds (0, 0 when none). */
+export interface SegmentInfo {
+  n: number;
+  firstId: number;
+  lastId: number;
+  /** publish records in it (a compacted segment's ids have gaps) */
+  publishes: number;
+  bytes: number;
+}
+
+export interface MessageLogOptions {
+  /** start a new segment once the current one would pass this size (default 64 MiB) */
+  segmentBytes?: number;
+  fsync?: FsyncPolicy;
+  /** with fsync 'interval': the most milliseconds between fdatasyncs */
+  fsyncInterval?: number;
+  /** how often sealed segments are checked for garbage, in ms (default 5 s) */
+  collectInterval?: number;
+  logger?: Logger;
+}
 
 export interface PublishRecord {
   messageId: number;
@@ -56,30 +71,71 @@ export interface PublishRecord {
   bodySize: number;
 }
 
+/** After a failed write, the next commit waits this long (the disk may be full). */
+const RETRY_AFTER_FAILURE_MS = 100;
+
 export class MessageLog {
   readonly dir: string;
+  readonly refs = new MessageRefs();
+  /** every segment on disk, oldest first; the last is the one being written */
+  readonly segments: SegmentInfo[];
+  readonly segmentBytes: number;
+  private readonly fsyncPolicy: FsyncPolicy;
+  private readonly fsyncInterval: number;
+  private readonly logger: Logger | undefined;
+  private readonly compactor: LogCompactor;
   private fd: number;
-  private segment = 0;
-  private segmentBytes = 0;
   private batch = new WireWriter(64 * 1024);
   private waiters: Committed[] = [];
+  /** ids of the publishes in the batch */
+  private batchFirstId = 0;
+  private batchLastId = 0;
+  private batchPublishes = 0;
   private syncing = false;
   private scheduled = false;
   private closed = false;
   private nextId = 1;
+  private retryAt = 0;
+  /** the tail of the current segment could not be cut back after a failure: start a new one */
+  private rotateNext = false;
+  private syncTimer: NodeJS.Timeout | null = null;
+  private readonly collectTimer: NodeJS.Timeout;
 
   /** Continue a recovered log: new records go to a new segment, ids after the highest seen. */
-  constructor(dir: string, lastSegment: number, lastMessageId: number) {
+  constructor(dir: string, recovered: { segments: SegmentInfo[]; lastMessageId: number }, o: MessageLogOptions = {}) {
     this.dir = dir;
     mkdirSync(this.dir, { recursive: true });
-    this.segment = lastSegment;
-    this.nextId = lastMessageId + 1;
+    this.segments = recovered.segments.slice();
+    this.segmentBytes = o.segmentBytes ?? 64 * 1024 * 1024;
+    this.fsyncPolicy = o.fsync ?? 'always';
+    this.fsyncInterval = o.fsyncInterval ?? 200;
+    this.logger = o.logger;
+    this.nextId = recovered.lastMessageId + 1;
     this.fd = this.openSegment();
+    this.compactor = new LogCompactor(this, o.logger);
+    this.collectTimer = setInterval(() => this.collectGarbage(), o.collectInterval ?? 5000);
+    this.collectTimer.unref();
   }
 
-  /** A queue event record (Remove, Delivered, QueueDeleted). */
+  /** The segment being written. */
+  private get current(): SegmentInfo {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  /** A fresh message id (ids only grow). */
+  newMessageId(): number {
+    return this.nextId++;
+  }
+
+  /** Delete or compact old segments whose messages are gone; resolves when done. */
+  collectGarbage(): Promise<void> {
+    return this.compactor.collect();
+  }
+
+  /** A queue event record (Remove, Delivered, QueueDeleted); a Remove also releases the queue's reference. */
   appendQueueEvent(type: number, messageId: number, vhost: string, queue: string): void {
     if (this.closed) return;
+    if (type === RecordType.Remove) this.refs.release(messageId);
     const w = this.batch;
     const size = 1 + 8 + 1 + Buffer.byteLength(vhost) + 1 + Buffer.byteLength(queue);
     w.ensure(RECORD_HEADER + size);
@@ -94,15 +150,9 @@ export class MessageLog {
     this.schedule();
   }
 
-  /** Fill in a record's checksum, once its payload is written. */
-  private sealRecord(headerAt: number, size: number): void {
-    const payloadStart = headerAt + RECORD_HEADER;
-    this.batch.buf.writeUInt32BE(crc32(this.batch.buf.subarray(payloadStart, payloadStart + size)), headerAt + 4);
-  }
-
-  /** A fresh message id (ids only grow). */
-  newMessageId(): number {
-    return this.nextId++;
+  /** A queue let go of a logged message without a record: its QueueDeleted record covers it. */
+  forget(messageId: number): void {
+    this.refs.release(messageId);
   }
 
   /** Append a publish record; `done` is called once it is on disk (or the write failed). */
@@ -133,24 +183,46 @@ export class MessageLog {
     if (Buffer.isBuffer(r.body)) w.bytes(r.body);
     else for (const part of r.body) w.bytes(part);
     this.sealRecord(headerAt, size);
+    this.refs.add(r.messageId, r.queues.length);
+    if (this.batchFirstId === 0) this.batchFirstId = r.messageId;
+    this.batchLastId = r.messageId;
+    this.batchPublishes++;
     this.waiters.push(done);
     this.schedule();
+  }
+
+  /** Fill in a record's checksum, once its payload is written. */
+  private sealRecord(headerAt: number, size: number): void {
+    const payloadStart = headerAt + RECORD_HEADER;
+    this.batch.buf.writeUInt32BE(crc32(this.batch.buf.subarray(payloadStart, payloadStart + size)), headerAt + 4);
   }
 
   /** Stop accepting records; pending ones are still written. */
   close(): void {
     this.closed = true;
-    if (!this.syncing && this.batch.pending === 0) closeSync(this.fd);
+    clearInterval(this.collectTimer);
+    if (!this.syncing && this.batch.pending === 0) this.closeFd();
+  }
+
+  private closeFd(): void {
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    this.syncTimer = null;
+    if (this.fsyncPolicy === 'interval') fdatasyncSync(this.fd);
+    closeSync(this.fd);
   }
 
   private schedule(): void {
     if (this.scheduled || this.syncing) return;
     this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.commit();
-    });
+    const wait = this.retryAt - Date.now();
+    if (wait > 0) setTimeout(this.commitNow, wait);
+    else setImmediate(this.commitNow);
   }
+
+  private readonly commitNow = (): void => {
+    this.scheduled = false;
+    this.commit();
+  };
 
   /** Write the batch, fdatasync, then tell its waiters. One commit at a time. */
   private commit(): void {
@@ -158,29 +230,82 @@ export class MessageLog {
     this.syncing = true;
     const bytes = this.batch.take();
     const waiters = this.waiters;
+    const firstId = this.batchFirstId;
+    const lastId = this.batchLastId;
+    const publishes = this.batchPublishes;
     this.waiters = [];
-    if (this.segmentBytes > 0 && this.segmentBytes + bytes.length > SEGMENT_BYTES) {
-      closeSync(this.fd);
-      this.fd = this.openSegment();
+    this.batchFirstId = this.batchLastId = this.batchPublishes = 0;
+    const full = this.current.bytes > 0 && this.current.bytes + bytes.length > this.segmentBytes;
+    if (full || this.rotateNext) this.rotate();
+    const segment = this.current;
+    const before = segment.bytes;
+    segment.bytes += bytes.length;
+    if (firstId !== 0) {
+      if (segment.firstId === 0) segment.firstId = firstId;
+      segment.lastId = lastId;
+      segment.publishes += publishes;
     }
-    this.segmentBytes += bytes.length;
     const fd = this.fd;
     const finish = (err: Error | null): void => {
       this.syncing = false;
+      if (err) {
+        segment.publishes -= publishes;
+        this.failed(fd, segment, before, bytes, err);
+      }
       for (const w of waiters) w(err);
-      if (this.batch.pending > 0) this.commit();
-      else if (this.closed) closeSync(this.fd);
+      if (this.batch.pending > 0) this.schedule();
+      else if (this.closed) this.closeFd();
     };
     writeAll(fd, bytes, 0, (err) => {
-      if (err) return finish(err);
+      if (err || this.fsyncPolicy === 'interval') {
+        if (!err) this.syncSoon();
+        return finish(err);
+      }
       fdatasync(fd, (syncErr) => finish(syncErr));
     });
   }
 
+  /** A batch did not reach the disk: cut it off the segment and keep its queue events for the next commit. */
+  private failed(fd: number, segment: SegmentInfo, before: number, bytes: Buffer, err: Error): void {
+    this.logger?.error({ err, segment: segmentName(segment.n) }, 'message log: write failed, its publishes are refused (basic.nack)');
+    segment.bytes = before;
+    try {
+      ftruncateSync(fd, before);
+    } catch {
+      this.rotateNext = true;
+    }
+    scanRecords(bytes, (start, end) => {
+      if (bytes[start + RECORD_HEADER] === RecordType.Publish) return;
+      this.batch.ensure(end - start);
+      this.batch.range(bytes, start, end);
+    });
+    this.retryAt = Date.now() + RETRY_AFTER_FAILURE_MS;
+  }
+
+  /** fsync 'interval': one fdatasync at most every fsyncInterval ms while there are writes. */
+  private syncSoon(): void {
+    if (this.syncTimer || this.closed) return;
+    this.syncTimer = setTimeout(() => {
+      this.syncTimer = null;
+      fdatasync(this.fd, (err) => {
+        if (err) this.logger?.error({ err }, 'message log: fdatasync failed');
+      });
+    }, this.fsyncInterval);
+  }
+
+  /** Seal the current segment and start the next; the collector may now look at the sealed one. */
+  private rotate(): void {
+    this.rotateNext = false;
+    this.closeFd();
+    this.fd = this.openSegment();
+    setImmediate(() => this.collectGarbage());
+  }
+
   private openSegment(): number {
-    this.segment++;
-    this.segmentBytes = 0;
-    return openSync(join(this.dir, segmentName(this.segment)), 'a');
+    const n = this.segments.length > 0 ? this.current.n + 1 : 1;
+    const fd = openSync(join(this.dir, segmentName(n)), 'a');
+    this.segments.push({ n, firstId: 0, lastId: 0, publishes: 0, bytes: 0 });
+    return fd;
   }
 }
 
@@ -192,6 +317,4 @@ function writeAll(fd: number, buf: Buffer, offset: number, cb: (err: Error | nul
   });
 }
 
-export function segmentName(n: number): string {
-  return `${String(n).padStart(8, '0')}.wlog`;
-}
+export { segmentName } from './log-format.js';

@@ -10,12 +10,13 @@
  * record was never confirmed). Anywhere else the rest of that segment is
  * skipped; both are logged with what was lost.
  */
-import { openSync, readFileSync, readdirSync, truncateSync, closeSync, fdatasyncSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import { WireReader } from '../amqp/wire-reader.js';
 import type { Logger } from '../log.js';
-import { RECORD_HEADER, RecordType } from './message-log.js';
+import { fsyncDirSync, truncateDurably } from './durable-files.js';
+import { readRecordId, RECORD_HEADER, RECORD_PREFIX, RecordType, scanRecords, SEGMENT_PATTERN, segmentNumber } from './log-format.js';
+import type { SegmentInfo } from './message-log.js';
 
 export interface RecoveredMessage {
   id: number;
@@ -31,7 +32,8 @@ export interface RecoveredMessage {
 export interface RecoveredLog {
   /** in publish order */
   messages: RecoveredMessage[];
-  lastSegment: number;
+  /** the segment files, oldest first, with the ids of their publishes */
+  segments: SegmentInfo[];
   lastMessageId: number;
 }
 
@@ -47,9 +49,11 @@ class Replay {
   readonly deletedAt = new Map<string, number>();
   lastMessageId = 0;
 
-  record(r: WireReader, recordNo: number): void {
+  /** Replay one record; returns the message id of a publish, else 0. */
+  record(r: WireReader, recordNo: number): number {
     const type = r.u8();
     const id = r.u64();
+    if (type === RecordType.Compacted) return 0;
     const vhost = r.shortstr();
     if (type === RecordType.Publish) {
       const queues = new Map<string, boolean>();
@@ -62,20 +66,21 @@ class Replay {
       const body = r.longstr();
       this.byId.set(id, { id, vhost, exchange, routingKey, properties, body, queues, at: recordNo });
       if (id > this.lastMessageId) this.lastMessageId = id;
-      return;
+      return id;
     }
     const queue = r.shortstr();
     if (type === RecordType.QueueDeleted) {
       this.deletedAt.set(`${vhost}\u0000${queue}`, recordNo);
-      return;
+      return 0;
     }
     const m = this.byId.get(id);
-    if (!m || !m.queues.has(queue)) return;
+    if (!m || !m.queues.has(queue)) return 0;
     if (type === RecordType.Delivered) m.queues.set(queue, true);
     else if (type === RecordType.Remove) {
       m.queues.delete(queue);
       if (m.queues.size === 0) this.byId.delete(id);
     }
+    return 0;
   }
 
   /** The messages still held, in publish order, without those of queues deleted after they were published. */
@@ -93,52 +98,76 @@ class Replay {
 }
 
 export function recoverMessageLog(dir: string, logger: Logger): RecoveredLog {
-  let files: string[] = [];
+  let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => /^\d{8}\.wlog$/.test(f)).sort();
+    files = readdirSync(dir);
   } catch {
-    return { messages: [], lastSegment: 0, lastMessageId: 0 };
+    return { messages: [], segments: [], lastMessageId: 0 };
   }
+  // a compaction cut short by a crash: its output was never renamed into place
+  for (const f of files) if (f.endsWith('.compacting')) unlinkSync(join(dir, f));
+  files = withoutCompactedLeftovers(dir, files.filter((f) => SEGMENT_PATTERN.test(f)).sort(), logger);
   const replay = new Replay();
+  const segments: SegmentInfo[] = [];
   let recordNo = 0;
   const r = new WireReader();
   for (let fi = 0; fi < files.length; fi++) {
     const path = join(dir, files[fi]!);
     const buf = readFileSync(path);
-    let pos = 0;
-    while (pos < buf.length) {
-      const size = pos + RECORD_HEADER <= buf.length ? buf.readUInt32BE(pos) : -1;
-      const end = pos + RECORD_HEADER + size;
-      const intact = size >= 0 && end <= buf.length && crc32(buf.subarray(pos + RECORD_HEADER, end)) === buf.readUInt32BE(pos + 4);
-      if (!intact) {
-        if (fi === files.length - 1) {
-          logger.warn({ segment: files[fi], offset: pos, bytes: buf.length - pos }, 'message log: torn record at the end, truncated');
-          truncateDurably(path, pos);
-        } else {
-          logger.error({ segment: files[fi], offset: pos, bytes: buf.length - pos }, 'message log: corrupt record, the rest of this segment is skipped');
-        }
-        break;
-      }
+    const segment: SegmentInfo = { n: segmentNumber(files[fi]!), firstId: 0, lastId: 0, publishes: 0, bytes: buf.length };
+    segments.push(segment);
+    const stop = scanRecords(buf, (start, end) => {
       recordNo++;
       try {
-        replay.record(r.reset(buf, pos + RECORD_HEADER, end), recordNo);
+        const id = replay.record(r.reset(buf, start + RECORD_HEADER, end), recordNo);
+        if (id !== 0) {
+          if (segment.firstId === 0) segment.firstId = id;
+          segment.lastId = id;
+          segment.publishes++;
+        }
       } catch (err) {
         // a checksummed record that does not parse is a bug, not a crash: lose the record, not the broker
-        logger.error({ err, segment: files[fi], offset: pos }, 'message log: unreadable record skipped');
+        logger.error({ err, segment: files[fi], offset: start }, 'message log: unreadable record skipped');
       }
-      pos = end;
+    });
+    if (stop === buf.length) continue;
+    if (fi === files.length - 1) {
+      logger.warn({ segment: files[fi], offset: stop, bytes: buf.length - stop }, 'message log: torn record at the end, truncated');
+      truncateDurably(path, stop);
+      segment.bytes = stop;
+    } else {
+      logger.error({ segment: files[fi], offset: stop, bytes: buf.length - stop }, 'message log: corrupt record, the rest of this segment is skipped');
     }
   }
-  const last = files.length > 0 ? Number(files[files.length - 1]!.slice(0, 8)) : 0;
-  return { messages: replay.messages(), lastSegment: last, lastMessageId: replay.lastMessageId };
+  return { messages: replay.messages(), segments, lastMessageId: replay.lastMessageId };
 }
 
-function truncateDurably(path: string, length: number): void {
-  truncateSync(path, length);
-  const fd = openSync(path, 'r+');
-  try {
-    fdatasyncSync(fd);
-  } finally {
-    closeSync(fd);
+/**
+ * Delete the segments a compacted segment replaced (a crash came between its
+ * rename and their deletion); returns the files left.
+ */
+function withoutCompactedLeftovers(dir: string, files: string[], logger: Logger): string[] {
+  const stale = new Set<string>();
+  const head = Buffer.alloc(RECORD_HEADER + RECORD_PREFIX);
+  for (const f of files) {
+    const fd = openSync(join(dir, f), 'r');
+    let n: number;
+    try {
+      n = readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+    let first = 0;
+    scanRecords(head.subarray(0, n), (start) => {
+      if (head[start + RECORD_HEADER] === RecordType.Compacted) first = readRecordId(head, start + RECORD_HEADER);
+    });
+    const own = segmentNumber(f);
+    if (first === 0) continue;
+    for (const g of files) if (segmentNumber(g) >= first && segmentNumber(g) < own) stale.add(g);
   }
+  if (stale.size === 0) return files;
+  for (const f of stale) unlinkSync(join(dir, f));
+  fsyncDirSync(dir);
+  logger.warn({ segments: [...stale] }, 'message log: deleted segments left over by an interrupted compaction');
+  return files.filter((f) => !stale.has(f));
 }
