@@ -8,6 +8,7 @@
  * lives in lib/server/ and calls in here; nothing here knows about sockets.
  */
 import { isIP } from 'node:net';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkPassword, DEFAULT_HASHING_ALGORITHM } from '../auth/password-hash.js';
 import type { HashingAlgorithm } from '../auth/password-hash.js';
@@ -21,6 +22,7 @@ import { recoverMessageLog } from '../store/message-recovery.js';
 import type { RecoveredLog } from '../store/message-recovery.js';
 import { Message } from './message.js';
 import type { QueueJournal } from './queue.js';
+import type { QueuePaging } from './queue-paging.js';
 import type { Definitions } from '../store/definitions-store.js';
 import { serverProperties, WARREN_VERSION } from '../server/server-properties.js';
 import type { FieldTable } from '../amqp/field-table.js';
@@ -32,6 +34,7 @@ export type VhostAccess = 'ok' | 'no-vhost' | 'refused';
 const FULL_ACCESS = '.*';
 /** recovered bodies above this size are copied out of the segment buffer (Message copies smaller ones) */
 const LARGE_BODY = 16 * 1024;
+const DEFAULT_QUEUE_BUDGET = 64 * 1024 * 1024;
 
 export class Broker {
   readonly config: BrokerConfig;
@@ -51,6 +54,8 @@ export class Broker {
     deleted: (q) => this.messageLog.appendQueueEvent(RecordType.QueueDeleted, 0, q.vhost, q.name),
     forgotten: (_q, id) => this.messageLog.forget(id),
   };
+  /** queues page out under <dataDir>/queues: a cache, emptied at every start */
+  private readonly paging: QueuePaging;
   private pendingSave: Promise<void> | null = null;
   private loaded = false;
 
@@ -62,10 +67,12 @@ export class Broker {
     this.recovered = recoverMessageLog(logDir, logger);
     this.messageLog = new MessageLog(logDir, this.recovered, { logger });
     this.serverProperties = serverProperties('warren');
+    this.paging = queuePaging(join(config.dataDir, 'queues'), DEFAULT_QUEUE_BUDGET, logger);
   }
 
   private addVhost(vh: VirtualHost): void {
     vh.journal = this.journal;
+    vh.paging = this.paging;
     // changes made while loading are what was loaded: nothing to save
     vh.onDurableChange = () => {
       if (this.loaded) void this.definitionsSaved();
@@ -243,6 +250,17 @@ export class Broker {
     if (!this.vhosts.has(vhost)) return 'no-vhost';
     return this.users.permission(username, vhost) ? 'ok' : 'refused';
   }
+}
+
+/** Paging for every queue of the broker: one directory per queue under root, wiped now. */
+function queuePaging(root: string, budgetBytes: number, logger: Logger): QueuePaging {
+  rmSync(root, { recursive: true, force: true });
+  let n = 0;
+  return {
+    budgetBytes,
+    newDir: () => join(root, String(++n)),
+    failed: (q, err) => logger.error({ err, queue: q.name, vhost: q.vhost }, 'paging out failed: the message stays in memory'),
+  };
 }
 
 /** 127.0.0.0/8, ::1 and IPv4-mapped loopback addresses. */

@@ -9,10 +9,16 @@
  * turn, until the queue is empty or no consumer can take more. Consumers
  * decide for themselves whether they can (prefetch, flow, socket
  * backpressure); the queue knows nothing about channels or sockets.
+ *
+ * Memory: ready messages beyond the queue's budget are paged out to a
+ * PagedTail on disk and read back, in order, as the ready list in memory
+ * runs low (queue-paging.ts).
  */
 import type { FieldTable } from '../amqp/field-table.js';
 import type { Binding } from './binding.js';
 import type { Message } from './message.js';
+import { entryBytes, PagedTail } from './queue-paging.js';
+import type { QueuePaging } from './queue-paging.js';
 import { QueueEntry, ReadyList } from './ready-list.js';
 
 /** What a queue needs from a consumer (lib/server/consumer.ts implements it). */
@@ -67,8 +73,14 @@ export class Queue {
   unacked = 0;
   /** set for durable queues: logged messages' removals and deliveries are recorded */
   journal: QueueJournal | null = null;
+  /** set by the vhost: where ready messages beyond the memory budget go */
+  paging: QueuePaging | null = null;
 
   private readonly ready = new ReadyList();
+  /** bytes the ready list holds in memory (entryBytes of each) */
+  private memoryBytes = 0;
+  /** ready messages paged out, all newer than those in memory */
+  private tail: PagedTail | null = null;
   private readonly consumers: QueueConsumer[] = [];
   private nextConsumer = 0;
   private hadConsumers = false;
@@ -85,7 +97,12 @@ export class Queue {
   }
 
   get messageCount(): number {
-    return this.ready.length;
+    return this.ready.length + (this.tail !== null ? this.tail.length : 0);
+  }
+
+  /** ready messages paged out to disk */
+  get pagedCount(): number {
+    return this.tail !== null ? this.tail.length : 0;
   }
 
   get consumerCount(): number {
@@ -97,8 +114,48 @@ export class Queue {
   }
 
   enqueue(message: Message): void {
-    this.ready.push(new QueueEntry(++this.seq, message));
+    this.add(new QueueEntry(++this.seq, message));
     if (this.consumers.length > 0) this.drain();
+  }
+
+  /** A new ready entry goes to memory, or to the paged tail when the tail is in use or memory is full. */
+  private add(e: QueueEntry): void {
+    const size = entryBytes(e.message);
+    const paging = this.paging;
+    if (paging !== null && ((this.tail !== null && this.tail.length > 0) || this.memoryBytes + size > paging.budgetBytes) && this.pageOut(e, paging)) return;
+    this.ready.push(e);
+    this.memoryBytes += size;
+  }
+
+  /** false when the disk refused: the tail is then read back, so the entry can follow it in memory, in order */
+  private pageOut(e: QueueEntry, paging: QueuePaging): boolean {
+    try {
+      (this.tail ??= new PagedTail(paging.newDir())).push(e);
+      return true;
+    } catch (err) {
+      paging.failed(this, err);
+      if (this.tail !== null && this.tail.length > 0) this.pageIn(Infinity);
+      return false;
+    }
+  }
+
+  /** Read paged entries back into memory until the budget is reached (or the tail is empty). */
+  private pageIn(budget: number): void {
+    const tail = this.tail!;
+    do {
+      const e = tail.shift()!;
+      this.ready.push(e);
+      this.memoryBytes += entryBytes(e.message);
+    } while (tail.length > 0 && this.memoryBytes < budget);
+  }
+
+  /** The next ready entry, refilling memory from the paged tail when it runs low. */
+  private next(): QueueEntry | undefined {
+    const tail = this.tail;
+    if (tail !== null && tail.length > 0 && this.memoryBytes < this.paging!.budgetBytes / 2) this.pageIn(this.paging!.budgetBytes);
+    const e = this.ready.shift();
+    if (e) this.memoryBytes -= entryBytes(e.message);
+    return e;
   }
 
   /** Hand ready messages to consumers that can take them, round robin. */
@@ -107,7 +164,7 @@ export class Queue {
     this.draining = true;
     try {
       const consumers = this.consumers;
-      while (this.ready.length > 0) {
+      while (this.ready.length > 0 || (this.tail !== null && this.tail.length > 0)) {
         const n = consumers.length;
         let picked: QueueConsumer | undefined;
         for (let i = 0; i < n; i++) {
@@ -119,7 +176,7 @@ export class Queue {
           }
         }
         if (!picked) return;
-        const entry = this.ready.shift()!;
+        const entry = this.next()!;
         this.leaving(entry, picked.noAck);
         picked.deliver(this, entry);
       }
@@ -130,7 +187,7 @@ export class Queue {
 
   /** basic.get: the next ready message, if any. */
   get(noAck: boolean): QueueEntry | undefined {
-    const entry = this.ready.shift();
+    const entry = this.next();
     if (entry) this.leaving(entry, noAck);
     return entry;
   }
@@ -152,7 +209,7 @@ export class Queue {
     const e = new QueueEntry(++this.seq, message);
     e.redelivered = delivered;
     e.delivered = delivered;
-    this.ready.push(e);
+    this.add(e);
   }
 
   /** An entry goes to a consumer or basic.get: settled now (no ack), or counted as unacked. */
@@ -178,7 +235,9 @@ export class Queue {
     for (const e of entries) {
       e.redelivered = true;
       this.unacked--;
+      // older than anything paged: it goes back into memory
       this.ready.insertBySeq(e);
+      this.memoryBytes += entryBytes(e.message);
     }
     this.drain();
   }
@@ -206,18 +265,31 @@ export class Queue {
       this.ready.forEach((e) => {
         if (e.message.logId) journal.removed(this, e.message.logId);
       });
+      this.tail?.forEachLogId((id) => journal.removed(this, id));
     }
-    return this.ready.clear();
+    return this.clearReady();
+  }
+
+  /** Drop the ready messages, in memory and paged; returns how many. */
+  private clearReady(): number {
+    const paged = this.pagedCount;
+    this.tail?.clear();
+    this.memoryBytes = 0;
+    return this.ready.clear() + paged;
   }
 
   /** The queue is being deleted: consumers are told, messages dropped. Returns the ready count. */
   close(): number {
     this.deleted = true;
-    if (this.journal) {
-      this.journal.deleted(this);
+    const journal = this.journal;
+    if (journal) {
+      journal.deleted(this);
       this.ready.forEach((e) => this.forget(e));
+      this.tail?.forEachLogId((id) => journal.forgotten(this, id));
     }
-    const count = this.ready.clear();
+    const count = this.clearReady();
+    this.tail?.destroy();
+    this.tail = null;
     const consumers = this.consumers.splice(0);
     for (const c of consumers) c.queueDeleted(this);
     return count;

@@ -16,6 +16,7 @@ import type { Exchange, ExchangeOptions } from './exchange.js';
 import { createExchange } from './exchange-types.js';
 import type { Message } from './message.js';
 import { Queue } from './queue.js';
+import type { QueuePaging } from './queue-paging.js';
 import type { QueueJournal, QueueOptions, QueueOwner } from './queue.js';
 
 export interface VhostMetadata {
@@ -44,6 +45,8 @@ export class VirtualHost {
   durableChanges = 0;
   /** given to durable queues: the message log's record of their messages */
   journal: QueueJournal | null = null;
+  /** given to every queue: where ready messages beyond its memory budget are paged out */
+  paging: QueuePaging | null = null;
   /** called after each such change (the broker saves the definitions) */
   onDurableChange: (() => void) | null = null;
   /** the current routing pass, for de-duplicating destinations without a Set */
@@ -90,6 +93,7 @@ export class VirtualHost {
   addQueue(name: string, o: QueueOptions, owner: QueueOwner | null): Queue {
     const q = new Queue(name, this.name, o, owner);
     if (isPersisted(q)) q.journal = this.journal;
+    q.paging = this.paging;
     this.queues.set(name, q);
     if (isPersisted(q)) this.durableChanged();
     return q;
