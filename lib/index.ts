@@ -12,11 +12,16 @@
  * temporary data dir removed again by close(), and no log output. Pass
  * `port`, `dataDir` or `logLevel` (or any other BrokerConfig field) to
  * change them.
+ *
+ * The free disk space monitor (disk_free_limit) runs beside the broker and
+ * is stopped by close(); `diskMonitor.setLimit()` changes the limit while
+ * running, as `rabbitmqctl set_disk_free_limit` does.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Broker } from './broker/broker.js';
+import { DiskMonitor } from './broker/disk-monitor.js';
 import { resolveConfig } from './config/load-config.js';
 import type { BrokerConfig } from './config/options.js';
 import { createLogger } from './log.js';
@@ -24,6 +29,7 @@ import type { Logger } from './log.js';
 import { AmqpListener } from './server/amqp-listener.js';
 
 export type { BrokerConfig } from './config/options.js';
+export type { DiskMonitor } from './broker/disk-monitor.js';
 export type { Logger } from './log.js';
 
 export interface StartBrokerOptions extends Partial<BrokerConfig> {
@@ -40,6 +46,8 @@ export interface RunningBroker {
   readonly config: BrokerConfig;
   readonly broker: Broker;
   readonly listener: AmqpListener;
+  /** the free disk space alarm: publishers are blocked while it is set */
+  readonly diskMonitor: DiskMonitor;
   /** Close every connection (320 CONNECTION_FORCED), stop listening, release the data dir if it was temporary. */
   close(): Promise<void>;
 }
@@ -53,9 +61,13 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     tempDir ? { dataDir: tempDir } : {},
   );
   const logger = givenLogger ?? createLogger(config.logLevel);
+  let diskMonitor: DiskMonitor | null = null;
   try {
     const broker = await Broker.open(config, logger);
-    const listener = new AmqpListener(broker);
+    diskMonitor = new DiskMonitor({ dir: config.dataDir, limit: config.diskFreeLimit, logger });
+    await diskMonitor.start();
+    const listener = new AmqpListener(broker, [diskMonitor]);
+    const monitor = diskMonitor;
     const address = await listener.listen(config.port, config.bind);
     const host = address.address;
     const urlHost = host.includes(':') ? `[${host}]` : host;
@@ -70,9 +82,11 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       config,
       broker,
       listener,
+      diskMonitor: monitor,
       close(): Promise<void> {
         closed ??= (async () => {
           await listener.close();
+          monitor.stop();
           await broker.persist();
           broker.close();
           if (tempDir) rmSync(tempDir, { recursive: true, force: true });
@@ -82,6 +96,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       },
     };
   } catch (err) {
+    diskMonitor?.stop();
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
     throw err;
   }

@@ -16,6 +16,10 @@
  * many small messages for long should copy their bodies into compact
  * storage when it keeps them.
  *
+ * Pausing: pause() (called by the sink while it handles a frame) stops the
+ * reader after that frame; the rest of the chunk, and any chunk pushed
+ * meanwhile, is held until resume() feeds it through.
+ *
  * Frame size is checked against frame_max from the 7-byte frame header,
  * before the payload is read, so a peer cannot make us buffer more. Like
  * RabbitMQ, a payload of up to frame_max bytes is let through (an 8-byte
@@ -68,6 +72,9 @@ export class FrameReader {
   /** the current body frame's parts, kept only to quote them if its end octet is wrong */
   private readonly bodyParts: Buffer[] = [];
   private stopped = false;
+  private isPaused = false;
+  /** input that arrived or was left over while paused, in order */
+  private held: Buffer[] = [];
 
   constructor(sink: FrameSink, frameMax: number) {
     this.sink = sink;
@@ -78,12 +85,37 @@ export class FrameReader {
   stop(): void {
     this.stopped = true;
     this.acc = null;
+    this.held = [];
+  }
+
+  get paused(): boolean {
+    return this.isPaused;
+  }
+
+  /** Hand over no more frames after the one being handled until resume(). */
+  pause(): void {
+    this.isPaused = true;
+  }
+
+  /** Feed what was held back through (which may pause again). */
+  resume(): void {
+    this.isPaused = false;
+    while (this.held.length > 0 && !this.isPaused && !this.stopped) this.push(this.held.shift()!);
   }
 
   push(chunk: Buffer): void {
+    if (this.isPaused) {
+      if (!this.stopped) this.held.push(chunk);
+      return;
+    }
     const len = chunk.length;
     let pos = 0;
     while (pos < len && !this.stopped) {
+      if (this.isPaused) {
+        // the rest of this chunk comes before anything still held
+        this.held.unshift(chunk.subarray(pos));
+        return;
+      }
       switch (this.state) {
         case State.Header: {
           if (this.headLen === 0 && len - pos >= 7) {

@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
+import { INFORMATION_UNIT_EXAMPLES, parseInformationUnit } from './information-units.js';
 import {
   DEFAULT_CONFIG,
   LOG_LEVELS,
@@ -56,6 +57,18 @@ function checkInt(option: OptionSpec, value: unknown): number {
     && (option.max === undefined || value <= option.max);
   if (!inRange) throw new InvalidValue(`expected an integer${rangeText(option)}, got ${describe(value)}`);
   return value as number;
+}
+
+/** A byte count: a safe integer, or a string with an information unit (`50MB`), within the option's range. */
+function checkBytes(option: OptionSpec, value: unknown): number {
+  let bytes: number | undefined;
+  if (typeof value === 'number' && Number.isSafeInteger(value)) bytes = value;
+  else if (typeof value === 'string') bytes = parseInformationUnit(value.trim());
+  const inRange = bytes !== undefined
+    && (option.min === undefined || bytes >= option.min)
+    && (option.max === undefined || bytes <= option.max);
+  if (!inRange) throw new InvalidValue(`expected a byte count${rangeText(option)} such as ${INFORMATION_UNIT_EXAMPLES}, got ${describe(value)}`);
+  return bytes!;
 }
 
 function checkString(value: unknown, what = 'a non-empty string'): string {
@@ -166,6 +179,13 @@ function checkValue(option: OptionSpec, value: unknown, userKeys: UserKeyNames):
         throw new InvalidValue(`expected one of ${LOG_LEVELS.join(', ')}, got ${describe(value)}`);
       }
       return value;
+    case 'enum':
+      if (typeof value !== 'string' || !option.values!.includes(value)) {
+        throw new InvalidValue(`expected one of ${option.values!.join(', ')}, got ${describe(value)}`);
+      }
+      return value;
+    case 'bytes':
+      return checkBytes(option, value);
     case 'string-list':
       return checkStringList(value);
     case 'users':
@@ -403,7 +423,7 @@ export function renderDefaultYaml(): string {
   for (const option of OPTIONS) {
     lines.push('', ...commentLines(option.doc));
     if (option.type === 'users') lines.push(...USERS_EXAMPLE);
-    const value = option.type === 'int' ? String(option.default) : JSON.stringify(option.default);
+    const value = option.type === 'int' || option.type === 'bytes' ? String(option.default) : JSON.stringify(option.default);
     lines.push(`${option.yaml}: ${value}`);
   }
   return `${lines.join('\n')}\n`;

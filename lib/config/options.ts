@@ -19,6 +19,9 @@ export interface ConfigUser {
   permissions?: ConfigUserPermission[];
 }
 
+/** When persistent messages on durable queues are confirmed: see the `fsync` row. */
+export type FsyncPolicy = 'always' | 'interval';
+
 export interface BrokerConfig {
   port: number;
   bind: string;
@@ -29,6 +32,9 @@ export interface BrokerConfig {
   channelMax: number;
   handshakeTimeout: number;
   maxMessageSize: number;
+  diskFreeLimit: number;
+  fsync: FsyncPolicy;
+  fsyncInterval: number;
   defaultVhost: string;
   defaultUser: string;
   defaultPass: string;
@@ -43,10 +49,13 @@ export interface BrokerConfig {
  * - int: an integer within [min, max]
  * - string: a non-empty string
  * - level: one of LOG_LEVELS
+ * - enum: one of the row's `values`
+ * - bytes: a byte count, an integer or a string with a RabbitMQ information
+ *   unit (50MB, 512MiB; see information-units.ts) within [min, max]
  * - string-list: a list of non-empty strings (a comma list on the command line)
  * - users: a list of user entries (YAML only)
  */
-export type OptionType = 'int' | 'string' | 'level' | 'string-list' | 'users';
+export type OptionType = 'int' | 'string' | 'level' | 'enum' | 'bytes' | 'string-list' | 'users';
 
 export interface OptionSpec {
   key: keyof BrokerConfig;
@@ -57,11 +66,15 @@ export interface OptionSpec {
   doc: string;
   min?: number;
   max?: number;
+  /** The allowed values of an enum option. */
+  values?: readonly string[];
   /** Placeholder for the flag's value in --help (e.g. N, ADDR). */
   metavar?: string;
 }
 
 export const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export const FSYNC_POLICIES: readonly FsyncPolicy[] = ['always', 'interval'];
 
 export const OPTIONS: readonly OptionSpec[] = [
   {
@@ -99,6 +112,18 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     key: 'maxMessageSize', yaml: 'max_message_size', flag: '--max-message-size', type: 'int', default: 134217728, min: 1, max: 536870912, metavar: 'BYTES',
     doc: 'Largest message body in bytes a client may publish (128 MiB like RabbitMQ; at most 512 MiB)',
+  },
+  {
+    key: 'diskFreeLimit', yaml: 'disk_free_limit', flag: '--disk-free-limit', type: 'bytes', default: 50000000, min: 0, metavar: 'BYTES',
+    doc: 'Free disk space (on the data dir\'s file system) below which connections that publish are blocked, as by RabbitMQ\'s disk alarm: bytes, or with a unit: 50MB, 1GB (powers of 10), 512MiB, 1GiB (powers of 2); 0 never blocks',
+  },
+  {
+    key: 'fsync', yaml: 'fsync', flag: '--fsync', type: 'enum', values: FSYNC_POLICIES, default: 'always', metavar: 'POLICY',
+    doc: 'When persistent messages on durable queues are confirmed: always = after fdatasync of their batch (never loses a confirmed message); interval = after the write, with fdatasync at most every fsync_interval ms (faster; a machine crash, not a process crash, can lose the last interval)',
+  },
+  {
+    key: 'fsyncInterval', yaml: 'fsync_interval', flag: '--fsync-interval', type: 'int', default: 200, min: 1, max: 60000, metavar: 'MS',
+    doc: 'With fsync: interval, the longest time in milliseconds between two fdatasync calls of the message log',
   },
   {
     key: 'defaultVhost', yaml: 'default_vhost', flag: '--default-vhost', type: 'string', default: '/', metavar: 'NAME',

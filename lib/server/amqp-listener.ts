@@ -1,12 +1,14 @@
 /**
  * The AMQP listener: accepts TCP connections for a broker, keeps the set of
- * live connections, and shuts them down (320 CONNECTION_FORCED) when the
- * broker stops.
+ * live connections, hands them the resource alarms they obey (the free disk
+ * space alarm), and shuts them down (320 CONNECTION_FORCED) when the broker
+ * stops.
  */
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { Broker } from '../broker/broker.js';
 import { Connection } from './connection.js';
+import type { ResourceAlarm } from './publish-throttle.js';
 
 /** How long shutdown waits for clients to answer connection.close before dropping them. */
 const SHUTDOWN_GRACE_MS = 3_000;
@@ -14,12 +16,15 @@ const SHUTDOWN_GRACE_MS = 3_000;
 export class AmqpListener {
   readonly broker: Broker;
   readonly connections = new Set<Connection>();
+  /** alarms that block publishing connections while set */
+  readonly alarms: readonly ResourceAlarm[];
   private readonly server: Server;
   private nextId = 1;
   private closing = false;
 
-  constructor(broker: Broker) {
+  constructor(broker: Broker, alarms: readonly ResourceAlarm[] = []) {
     this.broker = broker;
+    this.alarms = alarms;
     this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server.on('error', (err) => broker.logger.error({ err }, 'listener error'));
   }

@@ -1,7 +1,9 @@
 /**
  * One client connection: the socket, the protocol header, frame dispatch to
  * the handshake and to channels, the channel table, heartbeats, the output
- * batch, and closing in both directions.
+ * batch, blocking publishers during a resource alarm (publish-throttle.ts
+ * decides; this class stops and resumes reading), and closing in both
+ * directions.
  *
  * Errors: handlers throw AmqpError. A ChannelError closes its channel
  * (channel.close, then frames on it are dropped until close-ok); a
@@ -21,8 +23,10 @@ import { FrameReader } from '../amqp/frame-reader.js';
 import { FrameType, ReplyCode } from '../amqp/generated/constants.js';
 import {
   Method,
+  encodeConnectionBlocked,
   encodeConnectionClose,
   encodeConnectionCloseOk,
+  encodeConnectionUnblocked,
   encodeConnectionUpdateSecretOk,
 } from '../amqp/generated/methods.js';
 import type { AnyMethod } from '../amqp/generated/methods.js';
@@ -44,6 +48,7 @@ import { FrameOutput } from './frame-output.js';
 import { HandshakeStep, handleHandshakeMethod, sendStart } from './handshake.js';
 import { Heartbeat } from './heartbeat.js';
 import { checkProtocolHeader, PROTOCOL_HEADER } from './protocol-header.js';
+import { PublishThrottle } from './publish-throttle.js';
 
 const enum State {
   /** waiting for the 8-byte protocol header */
@@ -78,6 +83,8 @@ export class Connection {
   clientProperties: FieldTable = {};
   authFailureClose = false;
   consumerCancelNotify = false;
+  /** the client advertised the connection.blocked capability */
+  blockedNotify = false;
   user: User | null = null;
   vhost: string | null = null;
   /** the VirtualHost opened; channels exist only after connection.open, so they can rely on it */
@@ -91,6 +98,12 @@ export class Connection {
   private readonly reader: FrameReader;
   private readonly decoder = new WireReader();
   private readonly channels = new ChannelTable(this);
+  private readonly throttle = new PublishThrottle({
+    block: () => this.pauseInput(),
+    unblock: () => this.resumeInput(),
+    sendBlocked: (reason) => this.sendMethod(0, encodeConnectionBlocked, { reason }),
+    sendUnblocked: () => this.sendMethod(0, encodeConnectionUnblocked, {}),
+  });
   private header: Buffer | null = null;
   private heartbeat: Heartbeat | null = null;
   private handshakeTimer: NodeJS.Timeout | null = null;
@@ -125,6 +138,11 @@ export class Connection {
     return this.channels.count;
   }
 
+  /** Not reading its socket because it published during a resource alarm. */
+  get blocked(): boolean {
+    return this.throttle.blocked;
+  }
+
   // ---- input -------------------------------------------------------------
 
   private onData(chunk: Buffer): void {
@@ -134,7 +152,26 @@ export class Connection {
     } else if (this.state !== State.Closed) {
       this.reader.push(chunk);
     }
-    this.channels.endOfRead();
+    // a read cut short by a block goes on when reading resumes
+    if (!this.reader.paused) this.channels.endOfRead();
+    this.flush();
+  }
+
+  /** Blocked: read nothing more, from after the frame being handled on. */
+  private pauseInput(): void {
+    this.reader.pause();
+    this.socket.pause();
+    this.heartbeat?.pauseMonitor();
+  }
+
+  /** Unblocked (or closing): the frames held back first, then the socket again. */
+  private resumeInput(): void {
+    this.heartbeat?.resumeMonitor();
+    this.reader.resume();
+    if (!this.reader.paused) {
+      this.channels.endOfRead();
+      this.socket.resume();
+    }
     this.flush();
   }
 
@@ -185,6 +222,7 @@ export class Connection {
       if (!ch) return;
       const done = ch.content.onBody(part, frameSize, first);
       if (done) ch.handleContent(done);
+      this.throttle.publishReceived();
     } catch (err) {
       this.onError(err, channel);
     }
@@ -245,6 +283,7 @@ export class Connection {
     try {
       const done = ch.content.onHeader(buf, start, end);
       if (done) ch.handleContent(done);
+      this.throttle.publishReceived();
     } catch (err) {
       // a header too short for its fixed fields fails RabbitMQ's frame pattern: unknown_frame
       if (err instanceof WireDecodeError) throw unknownFrame(FrameType.Header, buf.subarray(start, end));
@@ -353,6 +392,7 @@ export class Connection {
     this.virtualHost = this.broker.vhosts.get(vhost)!;
     this.state = State.Open;
     this.clearHandshakeTimer();
+    this.throttle.start(this.listener.alarms, this.blockedNotify);
     this.logger.info({ user: this.user!.name, vhost }, 'connection opened');
   }
 
@@ -397,6 +437,8 @@ export class Connection {
     this.flush();
     this.state = State.Closing;
     this.clearHandshakeTimer();
+    // a blocked connection reads again: the client's close-ok must get through
+    if (this.throttle.stop()) this.resumeInput();
     this.closeTimer = setTimeout(() => this.destroy(), CLOSE_OK_TIMEOUT_MS);
     this.closeTimer.unref();
   }
@@ -441,6 +483,7 @@ export class Connection {
    * closes it.
    */
   private awaitClientClose(): void {
+    this.throttle.stop();
     this.channels.clear();
     this.flush();
     this.setClosed();
@@ -475,6 +518,7 @@ export class Connection {
     this.clearHandshakeTimer();
     if (this.closeTimer) clearTimeout(this.closeTimer);
     this.heartbeat?.stop();
+    this.throttle.stop();
     this.channels.clear();
     for (const q of this.exclusiveQueues) this.virtualHost.deleteQueue(q);
     this.exclusiveQueues.clear();

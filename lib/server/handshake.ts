@@ -53,6 +53,7 @@ function onStartOk(conn: Connection, m: ConnectionStartOk): void {
   conn.clientProperties = m.clientProperties;
   conn.authFailureClose = capability(m.clientProperties, 'authentication_failure_close');
   conn.consumerCancelNotify = capability(m.clientProperties, 'consumer_cancel_notify');
+  conn.blockedNotify = capability(m.clientProperties, 'connection.blocked');
   const mechanism = m.mechanism;
   if (!SASL_MECHANISMS.includes(mechanism)) {
     conn.dropHandshake(`unknown authentication mechanism '${mechanism}'`);

@@ -6,6 +6,10 @@
  * last byte (RabbitMQ: "between 2 and 3 intervals"; measured 3T after a
  * connection.open with T = 1 s).
  *
+ * While the connection is blocked by a resource alarm it does not read its
+ * socket, so the client's heartbeats cannot arrive: the monitor is paused
+ * then (RabbitMQ's pause_monitor / resume_monitor), heartbeats are still sent.
+ *
  * The connection only flips booleans per read and write (`received` here,
  * and its output's "wrote" flag), so the I/O path never reads a clock; one
  * timer per connection does the rest.
@@ -25,6 +29,7 @@ export class Heartbeat {
   private readonly seconds: number;
   private timer: NodeJS.Timeout | null = null;
   private silentTicks = 0;
+  private monitorPaused = false;
 
   constructor(peer: HeartbeatPeer, seconds: number) {
     this.peer = peer;
@@ -42,8 +47,19 @@ export class Heartbeat {
     this.timer = null;
   }
 
+  /** Stop expecting input (the connection stopped reading) until resumeMonitor(). */
+  pauseMonitor(): void {
+    this.monitorPaused = true;
+  }
+
+  /** Expect input again, the timeout counted afresh. */
+  resumeMonitor(): void {
+    this.monitorPaused = false;
+    this.silentTicks = 0;
+  }
+
   private tick(): void {
-    if (this.received) {
+    if (this.received || this.monitorPaused) {
       this.received = false;
       this.silentTicks = 0;
     } else if (++this.silentTicks >= 5) {

@@ -14,6 +14,7 @@ export const CAPABILITIES: Readonly<Record<string, boolean>> = {
   exchange_exchange_bindings: true,
   'basic.nack': true,
   consumer_cancel_notify: true,
+  'connection.blocked': true,
   authentication_failure_close: true,
   per_consumer_qos: true,
 };

@@ -130,3 +130,43 @@ t.test('frames of any type reach the sink for the connection to judge', async (t
   const rec = run(frame, whole);
   t.same(rec.events, [{ kind: 'frame', type: 9, channel: 1, bytes: Buffer.from([0x42]) }]);
 });
+
+t.test('pause() stops after the frame being handled; resume() hands over the rest in order', async (t) => {
+  const bytes = stream();
+  const reference = run(bytes, whole).events;
+  for (const [name, chunking] of [['one chunk', whole], ['byte by byte', byteByByte], ['random chunks', randomChunks(7)]] as const) {
+    // pause after every event; chunks keep arriving while paused
+    const rec = new Recorder();
+    const reader = new FrameReader(rec, 131072);
+    const onFrame = rec.onFrame.bind(rec);
+    const onBody = rec.onBody.bind(rec);
+    rec.onFrame = (...args) => {
+      onFrame(...args);
+      reader.pause();
+    };
+    rec.onBody = (...args) => {
+      onBody(...args);
+      reader.pause();
+    };
+    const counts: number[] = [];
+    for (const c of chunking(bytes)) reader.push(c);
+    while (reader.paused) {
+      counts.push(rec.events.length);
+      reader.resume();
+    }
+    t.same(rec.events, reference, `${name}: same frames, same order`);
+    t.ok(counts.length >= reference.length - 1, `${name}: handed over at most one frame (part) per resume`);
+    t.ok(counts.every((n, i) => i === 0 || n >= counts[i - 1]!), `${name}: progress on every resume`);
+  }
+});
+
+t.test('nothing is handed over while paused, and stop() drops what was held', async (t) => {
+  const rec = new Recorder();
+  const reader = new FrameReader(rec, 131072);
+  reader.pause();
+  reader.push(stream());
+  t.same(rec.events, [], 'held');
+  reader.stop();
+  reader.resume();
+  t.same(rec.events, [], 'dropped');
+});

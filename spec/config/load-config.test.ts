@@ -90,6 +90,33 @@ t.test('parseArgs rejects bad input with a message naming the flag', async (t) =
   throwsConfigError(t, () => parseArgs(['stray']), [/unexpected argument "stray"/], 'positional argument');
 });
 
+t.test('disk_free_limit takes bytes or a RabbitMQ information unit, from flags and YAML', async (t) => {
+  t.same(parseArgs(['--disk-free-limit', '1000']).overrides, { diskFreeLimit: 1000 });
+  t.same(parseArgs(['--disk-free-limit=50MB']).overrides, { diskFreeLimit: 50_000_000 });
+  t.same(parseArgs(['--disk-free-limit', '2GiB']).overrides, { diskFreeLimit: 2 * 1024 ** 3 });
+  t.same(parseArgs(['--disk-free-limit', '0']).overrides, { diskFreeLimit: 0 });
+  t.same(readConfigFile(yamlFile('disk_free_limit: 1GB\n')), { diskFreeLimit: 1e9 });
+  t.same(readConfigFile(yamlFile('disk_free_limit: "512MiB"\n')), { diskFreeLimit: 512 * 1024 ** 2 });
+  t.same(readConfigFile(yamlFile('disk_free_limit: 123456\n')), { diskFreeLimit: 123456 });
+  t.equal(resolveConfig({ diskFreeLimit: '10k' as never }).diskFreeLimit, 10_000, 'a unit string from code is converted too');
+  throwsConfigError(t, () => parseArgs(['--disk-free-limit', '50 MB']), [/--disk-free-limit/, /byte count of at least 0/, /50MB/, /"50 MB"/], 'space before the unit');
+  throwsConfigError(t, () => parseArgs(['--disk-free-limit', '1.5GB']), [/--disk-free-limit/, /byte count/], 'fraction');
+  throwsConfigError(t, () => parseArgs(['--disk-free-limit', '-1']), [/--disk-free-limit/, /byte count/], 'negative');
+  throwsConfigError(t, () => parseArgs(['--disk-free-limit', '5XB']), [/--disk-free-limit/, /byte count/], 'unknown unit');
+  throwsConfigError(t, () => readConfigFile(yamlFile('disk_free_limit: -5\n')), [/disk_free_limit: expected a byte count of at least 0/, /got -5/], 'negative in YAML');
+  throwsConfigError(t, () => readConfigFile(yamlFile('disk_free_limit: 1e18\n')), [/disk_free_limit: expected a byte count/], 'beyond a safe integer');
+  throwsConfigError(t, () => readConfigFile(yamlFile('disk_free_limit: [1]\n')), [/disk_free_limit: expected a byte count/, /a list/], 'list');
+});
+
+t.test('fsync is always or interval; fsync_interval is 1 to 60000 ms', async (t) => {
+  t.same(parseArgs(['--fsync', 'interval', '--fsync-interval=50']).overrides, { fsync: 'interval', fsyncInterval: 50 });
+  t.same(readConfigFile(yamlFile('fsync: always\nfsync_interval: 60000\n')), { fsync: 'always', fsyncInterval: 60000 });
+  throwsConfigError(t, () => parseArgs(['--fsync', 'never']), [/--fsync: expected one of always, interval, got "never"/], 'unknown policy');
+  throwsConfigError(t, () => readConfigFile(yamlFile('fsync: true\n')), [/fsync: expected one of always, interval, got true/], 'boolean policy');
+  throwsConfigError(t, () => parseArgs(['--fsync-interval', '0']), [/--fsync-interval: expected an integer from 1 to 60000/], 'interval 0');
+  throwsConfigError(t, () => readConfigFile(yamlFile('fsync_interval: 60001\n')), [/fsync_interval: expected an integer from 1 to 60000/], 'interval too long');
+});
+
 t.test('YAML overrides defaults and flags override YAML', async (t) => {
   const file = yamlFile('port: 6000\nbind: 0.0.0.0\nlog_level: warn\nvhosts: [a, b]\nloopback_users: []\n');
   const fromFile = loadConfig(['--config', file]);

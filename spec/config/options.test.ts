@@ -14,6 +14,9 @@ t.test('DEFAULT_CONFIG holds the documented defaults', async (t) => {
     channelMax: 2047,
     handshakeTimeout: 10,
     maxMessageSize: 134217728,
+    diskFreeLimit: 50000000,
+    fsync: 'always',
+    fsyncInterval: 200,
     defaultVhost: '/',
     defaultUser: 'guest',
     defaultPass: 'guest',
@@ -46,12 +49,15 @@ t.test('every row is unique and consistent', async (t) => {
       t.ok((option.min ?? -Infinity) <= (option.default as number) && (option.default as number) <= (option.max ?? Infinity), `${option.yaml} default in range`);
     }
     if (option.type === 'level') t.ok(LOG_LEVELS.includes(option.default as string));
+    if (option.type === 'enum') t.ok(option.values?.includes(option.default as string), `${option.yaml} default is one of its values`);
+    else t.equal(option.values, undefined, `${option.yaml}: values only on enum rows`);
+    if (option.type === 'bytes') t.ok(Number.isSafeInteger(option.default) && (option.default as number) >= (option.min ?? 0), `${option.yaml} default is a byte count`);
   }
 });
 
 t.test('every scalar option has a flag; list options are YAML-only except loopback_users', async (t) => {
   for (const option of OPTIONS) {
-    const scalar = option.type === 'int' || option.type === 'string' || option.type === 'level';
+    const scalar = ['int', 'string', 'level', 'enum', 'bytes'].includes(option.type);
     if (scalar) t.ok(option.flag, `${option.yaml} has a flag`);
     else if (option.yaml === 'loopback_users') t.equal(option.flag, '--loopback-users');
     else t.equal(option.flag, undefined, `${option.yaml} is YAML-only`);
