@@ -34,7 +34,6 @@ export type VhostAccess = 'ok' | 'no-vhost' | 'refused';
 const FULL_ACCESS = '.*';
 /** recovered bodies above this size are copied out of the segment buffer (Message copies smaller ones) */
 const LARGE_BODY = 16 * 1024;
-const DEFAULT_QUEUE_BUDGET = 64 * 1024 * 1024;
 
 export class Broker {
   readonly config: BrokerConfig;
@@ -65,9 +64,14 @@ export class Broker {
     this.store = new DefinitionsStore(config.dataDir);
     const logDir = join(config.dataDir, 'messages');
     this.recovered = recoverMessageLog(logDir, logger);
-    this.messageLog = new MessageLog(logDir, this.recovered, { logger });
+    this.messageLog = new MessageLog(logDir, this.recovered, {
+      logger,
+      fsync: config.fsync,
+      fsyncInterval: config.fsyncInterval,
+      segmentBytes: config.messageLogSegmentSize,
+    });
     this.serverProperties = serverProperties('warren');
-    this.paging = queuePaging(join(config.dataDir, 'queues'), DEFAULT_QUEUE_BUDGET, logger);
+    this.paging = queuePaging(join(config.dataDir, 'queues'), config.queueMemoryBudget, logger);
   }
 
   private addVhost(vh: VirtualHost): void {

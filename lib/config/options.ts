@@ -35,6 +35,8 @@ export interface BrokerConfig {
   diskFreeLimit: number;
   fsync: FsyncPolicy;
   fsyncInterval: number;
+  queueMemoryBudget: number;
+  messageLogSegmentSize: number;
   defaultVhost: string;
   defaultUser: string;
   defaultPass: string;
@@ -124,6 +126,14 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     key: 'fsyncInterval', yaml: 'fsync_interval', flag: '--fsync-interval', type: 'int', default: 200, min: 1, max: 60000, metavar: 'MS',
     doc: 'With fsync: interval, the longest time in milliseconds between two fdatasync calls of the message log',
+  },
+  {
+    key: 'queueMemoryBudget', yaml: 'queue_memory_budget', flag: '--queue-memory-budget', type: 'bytes', default: 64 * 1024 * 1024, min: 4096, metavar: 'BYTES',
+    doc: 'Memory each queue may use for its ready messages (bytes plus about 160 bytes of bookkeeping a message); beyond it, newer messages wait on disk under data_dir/queues and are read back in order as consumers catch up',
+  },
+  {
+    key: 'messageLogSegmentSize', yaml: 'message_log_segment_size', flag: '--message-log-segment-size', type: 'bytes', default: 64 * 1024 * 1024, min: 4096, metavar: 'BYTES',
+    doc: 'Size at which the message log (persistent messages of durable queues, under data_dir/messages) starts a new segment file; old segments are deleted or compacted once their messages are consumed',
   },
   {
     key: 'defaultVhost', yaml: 'default_vhost', flag: '--default-vhost', type: 'string', default: '/', metavar: 'NAME',

@@ -25,6 +25,7 @@ import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, mkdirSync, openSync
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { WireWriter } from '../amqp/wire-writer.js';
+import type { FsyncPolicy } from '../config/options.js';
 import type { Logger } from '../log.js';
 import { LogCompactor } from './log-compactor.js';
 import { RECORD_HEADER, RecordType, scanRecords, segmentName } from './log-format.js';
@@ -33,7 +34,6 @@ import { MessageRefs } from './message-refs.js';
 export { RecordType } from './log-format.js';
 
 export type Committed = (err: Error | null) => void;
-export type FsyncPolicy = 'always' | 'interval';
 
 /** A segment file on disk, and the message ids of the publishes it holds (0, 0 when none). */
 export interface SegmentInfo {
