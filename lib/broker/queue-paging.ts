@@ -57,9 +57,8 @@ export class PagedTail {
   push(e: QueueEntry): void {
     const m = e.message;
     writer.take(); // drop what a failed push left
-    // room first: positions in writer.buf stay put while the record is written
-    writer.ensure(8 + 1 + 8 + 1 + Buffer.byteLength(m.exchange) + 1 + Buffer.byteLength(m.routingKey) + 4 + m.propertiesSize + 4 + m.bodySize);
-    const start = writer.pos;
+    const size = 8 + 1 + 8 + 1 + Buffer.byteLength(m.exchange) + 1 + Buffer.byteLength(m.routingKey) + 4 + m.propertiesSize + 4 + m.bodySize;
+    writer.ensure(size);
     writer.u64(e.seq);
     writer.u8((e.redelivered ? REDELIVERED : 0) | (e.delivered ? DELIVERED : 0));
     writer.u64(m.logId);
@@ -70,7 +69,8 @@ export class PagedTail {
     writer.u32(m.bodySize);
     if (m.bodyParts) for (const part of m.bodyParts) writer.bytes(part);
     else writer.range(m.data, m.offset + m.propertiesSize, m.offset + m.propertiesSize + m.bodySize);
-    this.fifo.pushRange(writer.buf, start, writer.pos);
+    // found from the end: a write may have moved the bytes to a new buffer mid-record
+    this.fifo.pushRange(writer.buf, writer.pos - size, writer.pos);
     writer.take();
   }
 

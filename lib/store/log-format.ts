@@ -48,22 +48,40 @@ export function readRecordId(buf: Buffer, payloadStart: number): number {
   return buf.readUInt32BE(payloadStart + 1) * 0x1_0000_0000 + buf.readUInt32BE(payloadStart + 5);
 }
 
+/** The end of the intact record at pos, or -1 when it is cut short or fails its checksum. */
+export function intactRecordEnd(buf: Buffer, pos: number): number {
+  if (pos + RECORD_HEADER > buf.length) return -1;
+  const end = pos + RECORD_HEADER + buf.readUInt32BE(pos);
+  if (end > buf.length || end < pos + RECORD_HEADER + RECORD_PREFIX) return -1;
+  if (crc32(buf.subarray(pos + RECORD_HEADER, end)) !== buf.readUInt32BE(pos + 4)) return -1;
+  return end;
+}
+
 /**
- * Walk the intact records of a segment's bytes: fn(start, end) gets each
- * record's whole extent (header included). Returns the offset of the first
- * record that is cut short or fails its checksum, or buf.length.
+ * Walk the intact records of a segment's bytes from `from`: fn(start, end)
+ * gets each record's whole extent (header included). Returns the offset of
+ * the first record that is cut short or fails its checksum, or buf.length.
  */
-export function scanRecords(buf: Buffer, fn: (start: number, end: number) => void): number {
-  let pos = 0;
+export function scanRecords(buf: Buffer, fn: (start: number, end: number) => void, from = 0): number {
+  let pos = from;
   while (pos < buf.length) {
-    if (pos + RECORD_HEADER > buf.length) return pos;
-    const end = pos + RECORD_HEADER + buf.readUInt32BE(pos);
-    if (end > buf.length || end < pos + RECORD_HEADER + RECORD_PREFIX) return pos;
-    if (crc32(buf.subarray(pos + RECORD_HEADER, end)) !== buf.readUInt32BE(pos + 4)) return pos;
+    const end = intactRecordEnd(buf, pos);
+    if (end < 0) return pos;
     fn(pos, end);
     pos = end;
   }
   return pos;
+}
+
+/**
+ * Where to go on after a damaged record at pos: the end its length field
+ * gives, when an intact record starts there (the damage is in this record's
+ * bytes, not a torn tail); -1 otherwise.
+ */
+export function afterDamagedRecord(buf: Buffer, pos: number): number {
+  if (pos + RECORD_HEADER > buf.length) return -1;
+  const end = pos + RECORD_HEADER + buf.readUInt32BE(pos);
+  return end < buf.length && intactRecordEnd(buf, end) > 0 ? end : -1;
 }
 
 /** A whole record holding only a type and a u64 (the Compacted marker). */

@@ -139,14 +139,13 @@ export class MessageLog {
     const w = this.batch;
     const size = 1 + 8 + 1 + Buffer.byteLength(vhost) + 1 + Buffer.byteLength(queue);
     w.ensure(RECORD_HEADER + size);
-    const headerAt = w.pos;
     w.u32(size);
     w.u32(0);
     w.u8(type);
     w.u64(messageId);
     w.shortstr(vhost);
     w.shortstr(queue);
-    this.sealRecord(headerAt, size);
+    this.sealRecord(size);
     this.schedule();
   }
 
@@ -162,12 +161,10 @@ export class MessageLog {
       return;
     }
     const w = this.batch;
-    // size the record first: with room ensured, positions in w.buf stay put while it is written
     let size = 1 + 8 + 1 + Buffer.byteLength(r.vhost) + 2 + 1 + Buffer.byteLength(r.exchange) + 1 + Buffer.byteLength(r.routingKey);
     for (const q of r.queues) size += 1 + Buffer.byteLength(q);
     size += 4 + r.propertiesSize + 4 + r.bodySize;
     w.ensure(RECORD_HEADER + size);
-    const headerAt = w.pos;
     w.u32(size);
     w.u32(0); // checksum, filled in below
     w.u8(RecordType.Publish);
@@ -182,7 +179,7 @@ export class MessageLog {
     w.u32(r.bodySize);
     if (Buffer.isBuffer(r.body)) w.bytes(r.body);
     else for (const part of r.body) w.bytes(part);
-    this.sealRecord(headerAt, size);
+    this.sealRecord(size);
     this.refs.add(r.messageId, r.queues.length);
     if (this.batchFirstId === 0) this.batchFirstId = r.messageId;
     this.batchLastId = r.messageId;
@@ -191,10 +188,15 @@ export class MessageLog {
     this.schedule();
   }
 
-  /** Fill in a record's checksum, once its payload is written. */
-  private sealRecord(headerAt: number, size: number): void {
-    const payloadStart = headerAt + RECORD_HEADER;
-    this.batch.buf.writeUInt32BE(crc32(this.batch.buf.subarray(payloadStart, payloadStart + size)), headerAt + 4);
+  /**
+   * Fill in the checksum of the record just written, found from the end:
+   * a write may have moved the batch to a new buffer mid-record (shortstr
+   * makes room for its worst case), so a position taken before is stale.
+   */
+  private sealRecord(size: number): void {
+    const buf = this.batch.buf;
+    const payloadStart = this.batch.pos - size;
+    buf.writeUInt32BE(crc32(buf.subarray(payloadStart, payloadStart + size)), payloadStart - 4);
   }
 
   /** Stop accepting records; pending ones are still written. */

@@ -5,17 +5,18 @@
  * each durable queue still holds, in publish order, with their redelivered
  * flags.
  *
- * Damage: a record cut short or failing its checksum at the end of the last
- * segment is a write torn by a crash; the segment is truncated there (that
- * record was never confirmed). Anywhere else the rest of that segment is
- * skipped; both are logged with what was lost.
+ * Damage: a record failing its checksum whose length leads to an intact
+ * record is skipped alone. Otherwise, at the end of the last segment it is
+ * a write torn by a crash, and the segment is truncated there (that record
+ * was never confirmed); anywhere else the rest of that segment is skipped.
+ * Each is logged with what was lost.
  */
 import { closeSync, openSync, readFileSync, readSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { WireReader } from '../amqp/wire-reader.js';
 import type { Logger } from '../log.js';
 import { fsyncDirSync, truncateDurably } from './durable-files.js';
-import { readRecordId, RECORD_HEADER, RECORD_PREFIX, RecordType, scanRecords, SEGMENT_PATTERN, segmentNumber } from './log-format.js';
+import { afterDamagedRecord, readRecordId, RECORD_HEADER, RECORD_PREFIX, RecordType, scanRecords, SEGMENT_PATTERN, segmentNumber } from './log-format.js';
 import type { SegmentInfo } from './message-log.js';
 
 export interface RecoveredMessage {
@@ -116,7 +117,7 @@ export function recoverMessageLog(dir: string, logger: Logger): RecoveredLog {
     const buf = readFileSync(path);
     const segment: SegmentInfo = { n: segmentNumber(files[fi]!), firstId: 0, lastId: 0, publishes: 0, bytes: buf.length };
     segments.push(segment);
-    const stop = scanRecords(buf, (start, end) => {
+    const onRecord = (start: number, end: number): void => {
       recordNo++;
       try {
         const id = replay.record(r.reset(buf, start + RECORD_HEADER, end), recordNo);
@@ -129,7 +130,12 @@ export function recoverMessageLog(dir: string, logger: Logger): RecoveredLog {
         // a checksummed record that does not parse is a bug, not a crash: lose the record, not the broker
         logger.error({ err, segment: files[fi], offset: start }, 'message log: unreadable record skipped');
       }
-    });
+    };
+    let stop = scanRecords(buf, onRecord);
+    for (let next = afterDamagedRecord(buf, stop); stop < buf.length && next > 0; next = afterDamagedRecord(buf, stop)) {
+      logger.error({ segment: files[fi], offset: stop, bytes: next - stop }, 'message log: corrupt record skipped (the records after it are intact)');
+      stop = scanRecords(buf, onRecord, next);
+    }
     if (stop === buf.length) continue;
     if (fi === files.length - 1) {
       logger.warn({ segment: files[fi], offset: stop, bytes: buf.length - stop }, 'message log: torn record at the end, truncated');

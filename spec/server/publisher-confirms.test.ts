@@ -102,3 +102,29 @@ t.test('a mandatory unroutable message is returned before its ack; tx.select on 
   c.sendMethod(1, { id: Method.TxSelect });
   t.match(await c.expectMethod(Method.ChannelClose), { replyCode: 406, replyText: 'PRECONDITION_FAILED - cannot switch from confirm to tx mode', classId: 90, methodId: 10 });
 });
+
+t.test('a persistent message consumed and acked before its batch reaches the disk is still confirmed', async (t) => {
+  const b = await withBroker(t);
+  const conn = await amqplib.connect(b.url);
+  t.teardown(() => conn.close().catch(() => undefined));
+  const ch = await conn.createConfirmChannel();
+  await ch.assertQueue('fast', { durable: true });
+  const sub = await conn.createChannel();
+  let consumed = 0;
+  // the consumer is on the queue: each message is delivered (and acked) while its log record is still in memory
+  await sub.consume('fast', (m) => {
+    if (!m) return;
+    consumed++;
+    sub.ack(m);
+  });
+  const n = 2000;
+  let confirmed = 0;
+  for (let i = 0; i < n; i++) ch.sendToQueue('fast', Buffer.from(`m${i}`), { persistent: true }, (err) => { if (!err) confirmed++; });
+  await Promise.race([
+    ch.waitForConfirms(),
+    new Promise((_, reject) => setTimeout(() => reject(new Error(`confirms stalled at ${confirmed} of ${n}`)), 20_000)),
+  ]);
+  t.equal(confirmed, n, 'every publish acked');
+  t.equal(consumed, n, 'every message consumed');
+  await conn.close();
+});
