@@ -120,10 +120,14 @@ t.test('a persistent message consumed and acked before its batch reaches the dis
   const n = 2000;
   let confirmed = 0;
   for (let i = 0; i < n; i++) ch.sendToQueue('fast', Buffer.from(`m${i}`), { persistent: true }, (err) => { if (!err) confirmed++; });
+  let timer: NodeJS.Timeout | undefined;
   await Promise.race([
     ch.waitForConfirms(),
-    new Promise((_, reject) => setTimeout(() => reject(new Error(`confirms stalled at ${confirmed} of ${n}`)), 20_000)),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`confirms stalled at ${confirmed} of ${n}`)), 20_000);
+    }),
   ]);
+  clearTimeout(timer);
   t.equal(confirmed, n, 'every publish acked');
   t.equal(consumed, n, 'every message consumed');
   await conn.close();
