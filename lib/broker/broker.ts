@@ -140,7 +140,9 @@ export class Broker {
     this.recovered = null;
     if (!recovered) return;
     let placed = 0;
-    for (const m of recovered.messages) {
+    let messages = 0;
+    for (const m of recovered.messages()) {
+      messages++;
       const vh = this.vhosts.get(m.vhost);
       if (!vh) continue;
       // a large body is copied: a slice would keep the whole segment's buffer alive
@@ -157,7 +159,7 @@ export class Broker {
       this.messageLog.refs.add(m.id, queues);
       placed += queues;
     }
-    if (placed > 0) this.logger.info({ messages: recovered.messages.length, placed }, 'recovered persistent messages from the message log');
+    if (placed > 0) this.logger.info({ messages, placed }, 'recovered persistent messages from the message log');
     // segments holding only what is gone can go now
     void this.messageLog.collectGarbage();
   }

@@ -18,6 +18,7 @@ import type { Logger } from '../log.js';
 import { fsyncDirSync, truncateDurably } from './durable-files.js';
 import { afterDamagedRecord, readRecordId, RECORD_HEADER, RECORD_PREFIX, RecordType, scanRecords, SEGMENT_PATTERN, segmentNumber } from './log-format.js';
 import type { SegmentInfo } from './message-log.js';
+import { ReplayIndex } from './replay-index.js';
 
 export interface RecoveredMessage {
   id: number;
@@ -31,70 +32,60 @@ export interface RecoveredMessage {
 }
 
 export interface RecoveredLog {
-  /** in publish order */
-  messages: RecoveredMessage[];
+  /**
+   * The messages still held, in publish order, read back from the segments
+   * one segment at a time as the iteration goes (so only one segment's bytes
+   * are in memory).
+   */
+  messages(): Generator<RecoveredMessage>;
   /** the segment files, oldest first, with the ids of their publishes */
   segments: SegmentInfo[];
   lastMessageId: number;
 }
 
-interface Pending extends RecoveredMessage {
-  /** record number of the publish, to compare with queue deletions */
-  at: number;
+/** Replay one record into the index; returns the message id of a publish, else 0. */
+function replayRecord(index: ReplayIndex, r: WireReader, segment: number, offset: number, recordNo: number): number {
+  const type = r.u8();
+  const id = r.u64();
+  if (type === RecordType.Compacted) return 0;
+  const vhost = r.shortstr();
+  if (type === RecordType.Publish) {
+    const n = r.u16();
+    const queues: number[] = [];
+    for (let i = 0; i < n; i++) queues.push(index.queueNumber(vhost, r.shortstr()));
+    index.published(id, segment, offset, recordNo, queues);
+    return id;
+  }
+  const queue = index.queueNumber(vhost, r.shortstr());
+  if (type === RecordType.QueueDeleted) index.queueDeleted(queue, recordNo);
+  else if (type === RecordType.Delivered) index.delivered(id, queue);
+  else if (type === RecordType.Remove) index.removed(id, queue);
+  return 0;
 }
 
-/** What the records replayed so far leave in each queue. */
-class Replay {
-  readonly byId = new Map<number, Pending>();
-  /** vhost\0queue -> record number of its last deletion */
-  readonly deletedAt = new Map<string, number>();
-  lastMessageId = 0;
-
-  /** Replay one record; returns the message id of a publish, else 0. */
-  record(r: WireReader, recordNo: number): number {
-    const type = r.u8();
-    const id = r.u64();
-    if (type === RecordType.Compacted) return 0;
+/** Read the held messages' publish records again, a segment at a time. */
+function* readHeld(dir: string, files: string[], index: ReplayIndex): Generator<RecoveredMessage> {
+  const r = new WireReader();
+  let loaded = -1;
+  let buf = Buffer.alloc(0);
+  for (const held of index.held()) {
+    if (held.segment !== loaded) {
+      buf = readFileSync(join(dir, files[held.segment]!));
+      loaded = held.segment;
+    }
+    const end = held.offset + RECORD_HEADER + buf.readUInt32BE(held.offset);
+    r.reset(buf, held.offset + RECORD_HEADER + RECORD_PREFIX, end);
     const vhost = r.shortstr();
-    if (type === RecordType.Publish) {
-      const queues = new Map<string, boolean>();
-      const n = r.u16();
-      for (let i = 0; i < n; i++) queues.set(r.shortstr(), false);
-      const exchange = r.shortstr();
-      const routingKey = r.shortstr();
-      // slices of the segment's buffer: the broker copies small messages into its slabs
-      const properties = r.longstr();
-      const body = r.longstr();
-      this.byId.set(id, { id, vhost, exchange, routingKey, properties, body, queues, at: recordNo });
-      if (id > this.lastMessageId) this.lastMessageId = id;
-      return id;
-    }
-    const queue = r.shortstr();
-    if (type === RecordType.QueueDeleted) {
-      this.deletedAt.set(`${vhost}\u0000${queue}`, recordNo);
-      return 0;
-    }
-    const m = this.byId.get(id);
-    if (!m || !m.queues.has(queue)) return 0;
-    if (type === RecordType.Delivered) m.queues.set(queue, true);
-    else if (type === RecordType.Remove) {
-      m.queues.delete(queue);
-      if (m.queues.size === 0) this.byId.delete(id);
-    }
-    return 0;
-  }
-
-  /** The messages still held, in publish order, without those of queues deleted after they were published. */
-  messages(): RecoveredMessage[] {
-    const out: RecoveredMessage[] = [];
-    for (const m of this.byId.values()) {
-      for (const q of [...m.queues.keys()]) {
-        const deleted = this.deletedAt.get(`${m.vhost}\u0000${q}`);
-        if (deleted !== undefined && deleted > m.at) m.queues.delete(q);
-      }
-      if (m.queues.size > 0) out.push(m);
-    }
-    return out;
+    const n = r.u16();
+    for (let i = 0; i < n; i++) r.shortstr();
+    const exchange = r.shortstr();
+    const routingKey = r.shortstr();
+    // slices of the segment's buffer: the broker copies what it keeps
+    const properties = r.longstr();
+    const body = r.longstr();
+    const queues = new Map<string, boolean>();
+    for (const [q, delivered] of held.queues) queues.set(index.queueKeys[q]!.slice(vhost.length + 1), delivered);
+    yield { id: held.id, vhost, exchange, routingKey, properties, body, queues };
   }
 }
 
@@ -103,12 +94,12 @@ export function recoverMessageLog(dir: string, logger: Logger): RecoveredLog {
   try {
     files = readdirSync(dir);
   } catch {
-    return { messages: [], segments: [], lastMessageId: 0 };
+    return { messages: function* () {}, segments: [], lastMessageId: 0 };
   }
   // a compaction cut short by a crash: its output was never renamed into place
   for (const f of files) if (f.endsWith('.compacting')) unlinkSync(join(dir, f));
   files = withoutCompactedLeftovers(dir, files.filter((f) => SEGMENT_PATTERN.test(f)).sort(), logger);
-  const replay = new Replay();
+  const index = new ReplayIndex();
   const segments: SegmentInfo[] = [];
   let recordNo = 0;
   const r = new WireReader();
@@ -120,7 +111,7 @@ export function recoverMessageLog(dir: string, logger: Logger): RecoveredLog {
     const onRecord = (start: number, end: number): void => {
       recordNo++;
       try {
-        const id = replay.record(r.reset(buf, start + RECORD_HEADER, end), recordNo);
+        const id = replayRecord(index, r.reset(buf, start + RECORD_HEADER, end), fi, start, recordNo);
         if (id !== 0) {
           if (segment.firstId === 0) segment.firstId = id;
           segment.lastId = id;
@@ -145,7 +136,7 @@ export function recoverMessageLog(dir: string, logger: Logger): RecoveredLog {
       logger.error({ segment: files[fi], offset: stop, bytes: buf.length - stop }, 'message log: corrupt record, the rest of this segment is skipped');
     }
   }
-  return { messages: replay.messages(), segments, lastMessageId: replay.lastMessageId };
+  return { messages: () => readHeld(dir, files, index), segments, lastMessageId: index.lastMessageId };
 }
 
 /**

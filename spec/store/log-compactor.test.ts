@@ -29,7 +29,7 @@ function open(dir: string): { log: MessageLog; model: Model } {
   const r = recoverMessageLog(dir, silentLogger());
   const log = new MessageLog(dir, r, { segmentBytes: SEGMENT, collectInterval: 1e9 });
   const model: Model = new Map();
-  for (const m of r.messages) {
+  for (const m of r.messages()) {
     model.set(m.id, new Map(m.queues));
     log.refs.add(m.id, m.queues.size);
   }
@@ -77,7 +77,7 @@ async function closeLog(log: MessageLog): Promise<void> {
 }
 
 function recovered(dir: string): [number, [string, boolean][]][] {
-  return recoverMessageLog(dir, silentLogger()).messages.map((m) => [m.id, [...m.queues].sort()]);
+  return [...recoverMessageLog(dir, silentLogger()).messages()].map((m) => [m.id, [...m.queues].sort()]);
 }
 
 function expected(model: Model): [number, [string, boolean][]][] {

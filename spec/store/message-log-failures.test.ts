@@ -32,7 +32,7 @@ function publish(log: MessageLog, bodySize: number): { id: number; done: Promise
 }
 
 function recovered(dir: string): [number, boolean][] {
-  return recoverMessageLog(dir, silentLogger()).messages.map((m) => [m.id, m.queues.get('q')!]);
+  return [...recoverMessageLog(dir, silentLogger()).messages()].map((m) => [m.id, m.queues.get('q')!]);
 }
 
 t.test('a segment that cannot be written or cut back: publishes fail, the log moves to a new segment', async (t) => {

@@ -44,7 +44,7 @@ t.test('replay: removals, deliveries, queue deletion and recreation', async (t) 
     await publish(4, ['b']); // b declared again: only what comes after counts
   });
   const r = recoverMessageLog(dir, silentLogger());
-  t.same(r.messages.map((m) => [m.id, [...m.queues], m.body.toString()]), [
+  t.same([...r.messages()].map((m) => [m.id, [...m.queues], m.body.toString()]), [
     [2, [['a', true]], 'body-2'],
     [4, [['b', false]], 'body-4'],
   ]);
@@ -58,7 +58,7 @@ t.test('replay: removals, deliveries, queue deletion and recreation', async (t) 
   });
   const r2 = recoverMessageLog(dir, silentLogger());
   t.same(readdirSync(dir).sort(), ['00000001.wlog', '00000002.wlog']);
-  t.same(r2.messages.map((m) => m.id), [4, 5], 'removal recorded in a later segment applies to an earlier publish');
+  t.same([...r2.messages()].map((m) => m.id), [4, 5], 'removal recorded in a later segment applies to an earlier publish');
 });
 
 t.test('a corrupt record in an earlier segment costs the rest of that segment only', async (t) => {
@@ -76,7 +76,7 @@ t.test('a corrupt record in an earlier segment costs the rest of that segment on
   bytes[secondRecord + 12] ^= 0xff; // flip a byte inside record 2's payload
   writeFileSync(first, bytes);
   const r = recoverMessageLog(dir, silentLogger());
-  t.same(r.messages.map((m) => m.id), [1, 3], 'record 2 is lost, records before it and later segments are kept');
+  t.same([...r.messages()].map((m) => m.id), [1, 3], 'record 2 is lost, records before it and later segments are kept');
   t.equal(readFileSync(first).length, bytes.length, 'an earlier segment is not truncated');
 });
 
@@ -100,8 +100,8 @@ t.test('records that make the batch move to a new buffer mid-record are sealed w
   const warnings: string[] = [];
   const logger = { ...silentLogger(), warn: (_o: unknown, m: string) => warnings.push(m), error: (_o: unknown, m: string) => warnings.push(m) } as unknown as ReturnType<typeof silentLogger>;
   const r = recoverMessageLog(dir, logger);
-  t.equal(r.messages.length, n, 'every record comes back');
-  t.ok(r.messages.every((m) => m.queues.get('a-queue-name') === true), 'with its delivery record');
+  t.equal([...r.messages()].length, n, 'every record comes back');
+  t.ok([...r.messages()].every((m) => m.queues.get('a-queue-name') === true), 'with its delivery record');
   t.same(warnings, [], 'no damage found');
 });
 
@@ -116,6 +116,6 @@ t.test('a corrupt record followed by intact ones costs only that record, even in
   bytes[second + 12] ^= 0xff; // damage record 2's payload, not its length
   writeFileSync(file, bytes);
   const r = recoverMessageLog(dir, silentLogger());
-  t.same(r.messages.map((m) => m.id), [1, 3, 4, 5], 'records 3 to 5 are kept');
+  t.same([...r.messages()].map((m) => m.id), [1, 3, 4, 5], 'records 3 to 5 are kept');
   t.equal(readFileSync(file).length, bytes.length, 'nothing truncated');
 });
