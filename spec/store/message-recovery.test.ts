@@ -119,3 +119,22 @@ t.test('a corrupt record followed by intact ones costs only that record, even in
   t.same([...r.messages()].map((m) => m.id), [1, 3, 4, 5], 'records 3 to 5 are kept');
   t.equal(readFileSync(file).length, bytes.length, 'nothing truncated');
 });
+
+t.test("fsync 'interval': publishes are confirmed after the write, and what was confirmed is read back", async (t) => {
+  const dir = tempDir(t);
+  const log = new MessageLog(dir, recoverMessageLog(dir, silentLogger()), { fsync: 'interval', fsyncInterval: 30 });
+  const ids: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    const waits: Promise<Error | null>[] = [];
+    for (let i = 0; i < 100; i++) {
+      const id = log.newMessageId();
+      ids.push(id);
+      const body = Buffer.from(`m${id}`);
+      waits.push(new Promise((resolve) => log.appendPublish({ messageId: id, vhost: '/', queues: ['q'], exchange: '', routingKey: 'q', data: props, offset: 0, propertiesSize: 2, body, bodySize: body.length }, resolve)));
+    }
+    t.same((await Promise.all(waits)).filter((e) => e !== null), [], `round ${round}: all confirmed`);
+    await new Promise((r) => setTimeout(r, 40)); // a timed fdatasync in between
+  }
+  log.close();
+  t.same([...recoverMessageLog(dir, silentLogger()).messages()].map((m) => m.id), ids);
+});
