@@ -17,6 +17,8 @@ t.test('DEFAULT_CONFIG holds the documented defaults', async (t) => {
     diskFreeLimit: 50000000,
     fsync: 'always',
     fsyncInterval: 200,
+    queueMemoryBudget: 64 * 1024 * 1024,
+    messageLogSegmentSize: 64 * 1024 * 1024,
     defaultVhost: '/',
     defaultUser: 'guest',
     defaultPass: 'guest',
