@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { DiskMonitor, statfsFreeSpace } from '../../lib/broker/disk-monitor.js';
 import { createLogger } from '../../lib/log.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 interface LogLine {
   level: number;
@@ -46,16 +47,6 @@ function fakeDisk(t: Test, limit: number, free: number): { monitor: DiskMonitor;
   t.teardown(() => monitor.stop());
   return { monitor, disk, log: lines };
 }
-
-async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
-}
-
 t.test('the alarm is set while free space is below the limit, and cleared above it', async (t) => {
   const { monitor, disk, log } = fakeDisk(t, 1000, 999);
   const seen: boolean[] = [];

@@ -5,6 +5,7 @@
 import t from 'tap';
 import { Message } from '../../lib/broker/message.js';
 import { QueueEntry, ReadyList } from '../../lib/broker/ready-list.js';
+import { prng } from '../helpers/prng.js';
 
 const MESSAGE = new Message('', 'k', Buffer.from([0, 0]), [], 0);
 const entry = (seq: number): QueueEntry => new QueueEntry(seq, MESSAGE);
@@ -158,17 +159,6 @@ t.test('clear empties the list and returns the count; the list still works after
 });
 
 /** A small deterministic PRNG (mulberry32), so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 t.test('random operations against a sorted-array model', async (t) => {
   for (const seed of [1, 2, 3, 42, 20240601]) {
     const random = prng(seed);

@@ -3,6 +3,7 @@
 // straightforward recursive matcher.
 import t from 'tap';
 import { TopicTrie } from '../../lib/broker/topic-trie.js';
+import { prng as rng } from '../helpers/prng.js';
 
 /** RabbitMQ's split_topic_key: "" is zero words, "a..b" is ["a", "", "b"]. */
 function words(key: string): string[] {
@@ -200,15 +201,6 @@ t.test('destinations are compared by identity', async (t) => {
 });
 
 /** Deterministic PRNG (mulberry32) so a failure can be replayed. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 t.test('randomized against the reference matcher', async (t) => {
   const random = rng(0x5eed);
   const alphabet = ['a', 'b', '', '*', '#'];

@@ -13,19 +13,10 @@ import { WireWriter } from '../../lib/amqp/wire-writer.js';
 import type { RunningBroker } from '../../lib/index.js';
 import { withBroker } from '../helpers/broker.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /** Far more than any disk has free: the alarm is set. */
 const ABOVE_ANY_DISK = 2 ** 52;
-
-async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function depth(b: RunningBroker, queue: string): number {

@@ -9,6 +9,7 @@ import { WireWriter } from '../../lib/amqp/wire-writer.js';
 import type { RunningBroker } from '../../lib/index.js';
 import { withBroker } from '../helpers/broker.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const QUEUE = 'flow-q';
 
@@ -26,16 +27,6 @@ function publishFrames(count: number, size: number): Buffer {
 function deliveries(c: RawClient): number {
   return c.received.filter((f) => f.method?.id === Method.BasicDeliver).length;
 }
-
-async function waitFor(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
-}
-
 function queueDepth(b: RunningBroker): number {
   return b.broker.vhosts.get('/')!.queues.get(QUEUE)!.messageCount;
 }

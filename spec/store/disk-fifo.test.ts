@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DiskFifo, fifoFileName } from '../../lib/store/disk-fifo.js';
+import { prng } from '../helpers/prng.js';
 
 function tempDir(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'warren-fifo-'));
@@ -16,17 +17,6 @@ function tempDir(t: Test): string {
 }
 
 /** mulberry32: a small seeded PRNG, so a failure replays */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function record(n: number, size: number): Buffer {
   const b = Buffer.alloc(size);
   for (let i = 0; i < size; i++) b[i] = (n * 31 + i * 7) & 0xff;

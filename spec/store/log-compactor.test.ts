@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { silentLogger } from '../../lib/log.js';
 import { MessageLog, RecordType } from '../../lib/store/message-log.js';
 import { recoverMessageLog } from '../../lib/store/message-recovery.js';
+import { prng } from '../helpers/prng.js';
 
 function tempDir(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'warren-gc-'));
@@ -166,16 +167,6 @@ t.test('a crash between the compacted rename and the deletes: recovery finishes 
 });
 
 /** A small seeded PRNG (mulberry32), so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 t.test('random workload with collections and restarts matches the model', async (t) => {
   for (const seed of [1, 2, 3]) {
     const dir = tempDir(t);
