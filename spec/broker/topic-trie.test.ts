@@ -200,7 +200,6 @@ t.test('destinations are compared by identity', async (t) => {
   t.equal(matched(trie, 'k')[0], b);
 });
 
-/** Deterministic PRNG (mulberry32) so a failure can be replayed. */
 t.test('randomized against the reference matcher', async (t) => {
   const random = rng(0x5eed);
   const alphabet = ['a', 'b', '', '*', '#'];
