@@ -158,7 +158,6 @@ t.test('clear empties the list and returns the count; the list still works after
   t.same(drain(l), [3, 41]);
 });
 
-/** A small deterministic PRNG (mulberry32), so a failure can be replayed. */
 t.test('random operations against a sorted-array model', async (t) => {
   for (const seed of [1, 2, 3, 42, 20240601]) {
     const random = prng(seed);

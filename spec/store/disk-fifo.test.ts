@@ -16,7 +16,6 @@ function tempDir(t: Test): string {
   return dir;
 }
 
-/** mulberry32: a small seeded PRNG, so a failure replays */
 function record(n: number, size: number): Buffer {
   const b = Buffer.alloc(size);
   for (let i = 0; i < size; i++) b[i] = (n * 31 + i * 7) & 0xff;

@@ -166,7 +166,6 @@ t.test('a crash between the compacted rename and the deletes: recovery finishes 
   t.notOk(readdirSync(dir).some((f) => f.endsWith('.compacting')), 'an unfinished output is deleted');
 });
 
-/** A small seeded PRNG (mulberry32), so a failure can be replayed. */
 t.test('random workload with collections and restarts matches the model', async (t) => {
   for (const seed of [1, 2, 3]) {
     const dir = tempDir(t);
