@@ -3,7 +3,7 @@
 // back redelivered, acked and transient ones do not; a torn record at the
 // end of the log (a crash mid-write) is cut off and the broker starts.
 import t from 'tap';
-import { appendFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import amqplib from 'amqplib';
 import { startWarren, tempDataDir } from './helpers/warren-process.js';
@@ -108,5 +108,45 @@ t.test('kill -9 with a queue paged out to disk: recovery pages it again and keep
   await new Promise((r) => setTimeout(r, 6000));
   const segments = readdirSync(join(dataDir, 'messages')).filter((f) => f.endsWith('.wlog'));
   t.ok(segments.length <= 2, `the message log was collected: ${segments.join(' ')}`);
+  await second.stop();
+});
+
+t.test('a corrupt segment in the middle of the log costs only its own messages, and the broker starts', async (t) => {
+  const dataDir = tempDataDir(t);
+  const args = ['--message-log-segment-size', '65536'];
+  const first = await startWarren(t, { dataDir, args });
+  const conn = await amqplib.connect(first.url);
+  conn.on('error', () => undefined);
+  conn.on('close', () => undefined);
+  const ch = await conn.createConfirmChannel();
+  await ch.assertQueue('seg', { durable: true });
+  const count = 600; // ~1 KiB each: about ten segments
+  for (let i = 0; i < count; i++) {
+    ch.sendToQueue('seg', Buffer.from(`s${i}:`.padEnd(1000, '-')), { persistent: true });
+    if (i % 30 === 29) await ch.waitForConfirms(); // small batches: segments rotate between batches
+  }
+  await ch.waitForConfirms();
+  t.equal(await first.stop('SIGKILL'), 'SIGKILL');
+
+  const dir = join(dataDir, 'messages');
+  const segments = readdirSync(dir).filter((f) => f.endsWith('.wlog')).sort();
+  t.ok(segments.length >= 5, `${segments.length} segments`);
+  const middle = join(dir, segments[Math.floor(segments.length / 2)]!);
+  const bytes = readFileSync(middle);
+  bytes.writeUInt32BE(0xffffffff, 0); // its first record's length: nothing after it in that segment can be found
+  writeFileSync(middle, bytes);
+
+  const second = await startWarren(t, { dataDir, args });
+  const c2 = await amqplib.connect(second.url);
+  const ch2 = await c2.createChannel();
+  const got: number[] = [];
+  for (let m = await ch2.get('seg', { noAck: true }); m; m = await ch2.get('seg', { noAck: true })) got.push(Number(/^s(\d+):/.exec(m.content.toString())![1]));
+  await c2.close();
+  const lost = count - got.length;
+  t.ok(lost > 0 && lost < count / 4, `only the corrupt segment's messages are lost (${lost} of ${count})`);
+  t.same(got, [...got].sort((a, b) => a - b), 'the others in order');
+  t.ok(got.includes(0) && got.includes(count - 1), 'segments before and after it are intact');
+  const line = second.logs.find((l) => typeof l.msg === 'string' && l.msg.includes('corrupt record'));
+  t.ok(line && typeof line.bytes === 'number' && line.bytes > 0, 'the damage is logged with the bytes skipped');
   await second.stop();
 });
