@@ -6,8 +6,9 @@
  * show medians and ratios.
  *
  *   npm run bench:messaging [-- --rounds 3 --duration 10 --warmup 2
- *       --brokers warren,rabbitmq --workloads 1p1c-16B,1p1c-1KiB,fanout-10,memory-1M
- *       --window 50000 --memory-messages 1000000 --settle 90 --json bench-results/messaging.json]
+ *       --brokers warren,rabbitmq --workloads 1p1c-16B,1p1c-1KiB,fanout-10,memory-1M,confirm-persistent-1KiB
+ *       --window 50000 --memory-messages 1000000 --settle 90 --confirm-window 1000
+ *       --recovery-messages 1000000 --recovery-timeout 600 --json bench-results/messaging.json]
  *
  * Workloads (queues non-durable, not auto-delete; bodies transient, delivery-mode 1):
  *   1p1c-16B   1 producer -> default exchange -> 1 queue -> 1 no-ack consumer, 16-byte bodies
@@ -21,6 +22,17 @@
  *              falling to about 0.55 GiB some 30 s later (nothing paged to disk: its
  *              transient message store stays empty); the settled figure is the cost of
  *              holding the messages, the first the peak a burst of them causes.
+ * Durability workloads (a durable queue, persistent bodies, publisher confirms; details,
+ * and when each broker confirms, in bench/lib/durability-workloads.ts):
+ *   confirm-persistent-1KiB  1 confirming producer (at most --confirm-window unconfirmed)
+ *              -> 1 durable queue -> 1 consumer, manual acks, prefetch 1,000, one basic.ack
+ *              per message; persistent 1 KiB bodies: confirmed and delivered msg/s, nacks,
+ *              confirm latency p50/p99
+ *   recovery-1M  --recovery-messages (default 1,000,000) persistent 16 B messages, all
+ *              confirmed, then kill -9 of the broker and a restart on the same data dir:
+ *              seconds until queue.declare passive reports them all again, RSS then, and
+ *              the time to drain them. Only when asked for (--workloads recovery-1M): it
+ *              takes minutes per broker and round. It runs last on each broker.
  * The throughput workloads run for --warmup seconds, then are measured for --duration
  * seconds; rates are counted by the clients (messages written to the producer's
  * socket, basic.deliver frames read by the consumers). memory-1M runs first on each
@@ -45,14 +57,17 @@
  * (bench/lib/messaging-worker.ts), one socket each, so the client side can use the
  * second core instead of the main thread. Each run prints the CPU the broker and
  * the clients used while measuring (% of one core) to show it: the clients use a
- * fraction of a core. On a 2-core machine broker and clients still compete for CPU;
+ * fraction of a core (with confirms and acks too: of basic.deliver and basic.ack
+ * frames they read only the delivery-tag and bits, and they send the acks for one
+ * read in one write). On a 2-core machine broker and clients still compete for CPU;
  * RabbitMQ, which can use both cores, loses more to that than warren, whose
  * JavaScript runs on one thread. So do other busy processes: the load average at
  * the start is printed and saved. Not a test: nothing here passes or fails.
  *
  * warren is bin/warren (build first: dist/), started with --port 0 and a scratch
  * data dir; RabbitMQ is started by tools/rabbitmq-scratch.sh on a spare port with a
- * scratch dir and stopped after. Child processes, workers and temp dirs are
+ * scratch dir and stopped after (recovery-1M kills and restarts both on the same dir:
+ * tools/rabbitmq-scratch.sh kill9 / restart). Child processes, workers and temp dirs are
  * cleaned up on exit, errors, Ctrl-C and SIGTERM. A workload that fails (for
  * example 540 NOT_IMPLEMENTED) is reported as failed with the error and the run goes on.
  */
@@ -67,6 +82,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Method } from '../lib/amqp/generated/methods.js';
 import { RawConnection } from './lib/amqp-raw.js';
+import { confirmLine, confirmMedians, printConfirmTable, printRecoveryTable, recoveryLine, recoveryMedians, runConfirm, runRecovery } from './lib/durability-workloads.js';
+import type { ConfirmResult, ConfirmWorkload, DurabilityMedians, Harness, RecoveryResult, RecoveryWorkload } from './lib/durability-workloads.js';
 import { SLOT, STOP } from './lib/messaging-shared.js';
 import type { FromWorker, ToWorker, WorkerData } from './lib/messaging-shared.js';
 
@@ -91,14 +108,21 @@ interface MemoryWorkload {
   kind: 'memory';
   bodySize: number;
 }
-type Workload = ThroughputWorkload | MemoryWorkload;
+type Workload = (ThroughputWorkload | MemoryWorkload | ConfirmWorkload | RecoveryWorkload) & {
+  /** not in the default set: only with --workloads */
+  onlyWhenAsked?: boolean;
+};
 
 const WORKLOADS: Workload[] = [
   { name: '1p1c-16B', kind: 'throughput', bodySize: 16, queues: 1 },
   { name: '1p1c-1KiB', kind: 'throughput', bodySize: 1024, queues: 1 },
   { name: 'fanout-10', kind: 'throughput', bodySize: 16, queues: 10 },
   { name: 'memory-1M', kind: 'memory', bodySize: 16 },
+  { name: 'confirm-persistent-1KiB', kind: 'confirm', bodySize: 1024 },
+  { name: 'recovery-1M', kind: 'recovery', bodySize: 16, onlyWhenAsked: true },
 ];
+/** the order on each broker: memory-1M first (clean baseline), recovery-1M last (it restarts the broker) */
+const RUN_ORDER: Workload['kind'][] = ['memory', 'throughput', 'confirm', 'recovery'];
 
 interface Options {
   rounds: number;
@@ -113,11 +137,18 @@ interface Options {
   memoryMessages: number;
   /** at most this many seconds to wait for RSS to settle after the fill */
   settle: number;
+  /** max unconfirmed publishes (confirm-persistent-1KiB, recovery-1M) */
+  confirmWindow: number;
+  recoveryMessages: number;
+  /** seconds the restarted broker has to report every message */
+  recoveryTimeout: number;
   json: string;
 }
 
 const USAGE = `usage: messaging [--rounds N] [--duration S] [--warmup S] [--brokers ${BROKERS.join(',')}]
-                 [--workloads ${WORKLOADS.map((w) => w.name).join(',')}] [--window N] [--memory-messages N] [--settle S] [--json FILE]`;
+                 [--workloads ${WORKLOADS.map((w) => w.name).join(',')}] [--window N] [--memory-messages N] [--settle S]
+                 [--confirm-window N] [--recovery-messages N] [--recovery-timeout S] [--json FILE]
+default workloads: ${WORKLOADS.filter((w) => !w.onlyWhenAsked).map((w) => w.name).join(',')}`;
 
 function parseOptions(argv: string[]): Options {
   const o: Options = {
@@ -125,10 +156,13 @@ function parseOptions(argv: string[]): Options {
     duration: 10,
     warmup: 2,
     brokers: [...BROKERS],
-    workloads: WORKLOADS.map((w) => w.name),
+    workloads: WORKLOADS.filter((w) => !w.onlyWhenAsked).map((w) => w.name),
     window: 50_000,
     memoryMessages: 1_000_000,
     settle: 90,
+    confirmWindow: 1000,
+    recoveryMessages: 1_000_000,
+    recoveryTimeout: 600,
     json: join(ROOT, 'bench-results/messaging.json'),
   };
   // upper bounds keep the shared Int32 counters (bench/lib/messaging-shared.ts) from overflowing
@@ -150,6 +184,9 @@ function parseOptions(argv: string[]): Options {
       case '--window': o.window = Math.floor(num(flag, value, 0, 1e9)); break;
       case '--memory-messages': o.memoryMessages = Math.floor(num(flag, value, 1, 1e9)); break;
       case '--settle': o.settle = num(flag, value, 0, 3600); break;
+      case '--confirm-window': o.confirmWindow = Math.floor(num(flag, value, 1, 100_000)); break;
+      case '--recovery-messages': o.recoveryMessages = Math.floor(num(flag, value, 1, 1e8)); break;
+      case '--recovery-timeout': o.recoveryTimeout = num(flag, value, 1, 7200); break;
       case '--json': o.json = String(value); break;
       case '--brokers': {
         const names = String(value).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
@@ -300,11 +337,16 @@ const firstLine = (text: string): string => text.split('\n')[0]!;
 interface RunningBroker {
   kind: BrokerKind;
   name: string;
+  /** both change only through restart() */
   port: number;
   pid: number;
   /** why the broker is not usable any more (it exited), or null */
   dead(): string | null;
   stop(): Promise<void>;
+  /** recovery-1M: SIGKILL the broker process and wait until it is gone; its data dir stays */
+  crash(): Promise<void>;
+  /** recovery-1M: start it again on the same data dir and port; resolves once it accepts connections */
+  restart(timeoutMs: number): Promise<void>;
 }
 
 function hasRabbit(): boolean {
@@ -315,20 +357,20 @@ async function startWarren(): Promise<RunningBroker> {
   const cli = join(ROOT, 'dist/lib/cli/warren.js');
   if (!existsSync(cli)) throw new Error(`${cli} not found: run npm run build first`);
   const dataDir = mkdtempSync(join(tmpdir(), 'warren-bench-'));
-  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'bin/warren'), '--port', '0', '--data-dir', dataDir, '--log-level', 'info'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
   const tail: string[] = [];
   const keep = (line: string): void => {
     tail.push(line);
     if (tail.length > 20) tail.shift();
   };
+  let child = null as ChildProcess | null; // the current process (restart() replaces it)
   let exit: string | null = null;
+  const running = (): boolean => child !== null && child.exitCode === null && child.signalCode === null;
   const stopWarren = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    if (running()) {
+      const c = child!;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGTERM');
+      const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(t);
     }
@@ -337,58 +379,82 @@ async function startWarren(): Promise<RunningBroker> {
   const unregister = registerCleanup({
     async: stopWarren,
     sync: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (running()) child!.kill('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
     },
   });
-  // Keep reading both pipes for the broker's whole life: a full pipe would block its (synchronous) logger.
-  createInterface({ input: child.stderr! }).on('line', keep);
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`warren did not log "warren listening" within 30 s:\n${tail.join('\n')}`)), 30_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      keep(line);
-      if (!line.includes('warren listening')) return;
-      try {
-        const entry = JSON.parse(line) as { msg?: string; port?: number };
-        if (entry.msg?.startsWith('warren listening') && typeof entry.port === 'number') {
-          clearTimeout(timer);
-          resolve(entry.port);
+  /** Start bin/warren on dataDir; resolves with the port it listens on. */
+  const launch = (port: number, timeoutMs: number): Promise<number> => {
+    exit = null;
+    const c = spawn(process.execPath, [join(ROOT, 'bin/warren'), '--port', String(port), '--data-dir', dataDir, '--log-level', 'info'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = c;
+    // Keep reading both pipes for the broker's whole life: a full pipe would block its (synchronous) logger.
+    createInterface({ input: c.stderr! }).on('line', keep);
+    return new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`warren did not log "warren listening" within ${timeoutMs / 1000} s:\n${tail.join('\n')}`)), timeoutMs);
+      createInterface({ input: c.stdout! }).on('line', (line) => {
+        keep(line);
+        if (!line.includes('warren listening')) return;
+        try {
+          const entry = JSON.parse(line) as { msg?: string; port?: number };
+          if (entry.msg?.startsWith('warren listening') && typeof entry.port === 'number') {
+            clearTimeout(timer);
+            resolve(entry.port);
+          }
+        } catch {
+          // not a JSON line
         }
-      } catch {
-        // not a JSON line
-      }
+      });
+      c.once('exit', (code, signal) => {
+        exit = `warren exited (${signal ?? `code ${code}`}); last output:\n${tail.join('\n')}`;
+        clearTimeout(timer);
+        reject(new Error(exit));
+      });
+      c.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
     });
-    child.once('exit', (code, signal) => {
-      exit = `warren exited (${signal ?? `code ${code}`}); last output:\n${tail.join('\n')}`;
-      clearTimeout(timer);
-      reject(new Error(exit));
-    });
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  }).catch(async (err: unknown) => {
+  };
+  let port: number;
+  try {
+    port = await launch(0, 30_000);
+  } catch (err) {
     unregister();
     await stopWarren();
     throw err;
-  });
-  return {
+  }
+  const broker: RunningBroker = {
     kind: 'warren',
     name: 'warren',
     port,
-    pid: child.pid!,
+    pid: child!.pid!,
     dead: () => exit,
     stop: async () => {
       unregister();
       await stopWarren();
     },
+    crash: async () => {
+      if (!running()) return;
+      const c = child!;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGKILL');
+      await exited;
+    },
+    restart: async (timeoutMs) => {
+      broker.port = await launch(broker.port, timeoutMs);
+      broker.pid = child!.pid!;
+    },
   };
+  return broker;
 }
 
 /** Run tools/rabbitmq-scratch.sh; `started` gets the child (to kill a start that is cut short). */
-function scratch(args: string[], timeoutMs: number, started?: (child: ChildProcess) => void): Promise<string> {
+function scratch(args: string[], timeoutMs: number, started?: (child: ChildProcess) => void, env?: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile(SCRATCH, args, { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+    const child = execFile(SCRATCH, args, { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', ...(env ? { env: { ...process.env, ...env } } : {}) }, (err, stdout, stderr) => {
       if (err) reject(new Error(`rabbitmq-scratch.sh ${args[0]} failed: ${errorText(err)}\n${stderr}`));
       else resolve(stdout);
     });
@@ -426,18 +492,29 @@ async function startRabbit(): Promise<RunningBroker> {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  return {
+  const broker: RunningBroker = {
     kind: 'rabbitmq',
     name: 'RabbitMQ',
     port,
     pid,
-    dead: () => (alive(pid) ? null : `RabbitMQ (beam.smp ${pid}) is gone; logs were in ${dir}/log`),
+    dead: () => (alive(broker.pid) ? null : `RabbitMQ (beam.smp ${broker.pid}) is gone; logs were in ${dir}/log`),
     stop: async () => {
       unregister();
       await scratch(['stop', dir], 60_000).catch((err: unknown) => console.error(errorText(err)));
       rmSync(dir, { recursive: true, force: true });
     },
+    crash: async () => {
+      await scratch(['kill9', dir], 60_000);
+    },
+    restart: async (timeoutMs) => {
+      const env = { SCRATCH_START_TIMEOUT: String(Math.ceil(timeoutMs / 1000)) };
+      const out = await scratch(['restart', dir], timeoutMs + 60_000, (c) => (starting = c), env);
+      const newPid = Number(out.trim().split('\n').pop());
+      if (!Number.isInteger(newPid) || newPid <= 0) throw new Error('rabbitmq-scratch.sh restart printed no pid');
+      broker.pid = newPid;
+    },
   };
+  return broker;
 }
 
 // ---- worker threads -------------------------------------------------------------
@@ -561,6 +638,8 @@ interface RoundResult {
   error?: string;
   throughput?: ThroughputResult;
   memory?: MemoryResult;
+  confirm?: ConfirmResult;
+  recovery?: RecoveryResult;
 }
 
 const declareQueue = (queue: string, passive = false) => ({
@@ -599,7 +678,7 @@ async function deleteAll(port: number, queues: string[], exchange: string | null
 }
 
 /** Resolves after ms, or rejects as soon as one of the workers fails or the broker dies. */
-async function watch(ms: number, workers: WorkerHandle[], broker: RunningBroker): Promise<void> {
+async function watch(ms: number, workers: { failed: Promise<never> }[], broker: { dead(): string | null }): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     await Promise.race([sleep(Math.min(250, deadline - Date.now())), ...workers.map((w) => w.failed)]);
@@ -681,6 +760,9 @@ async function runThroughput(b: RunningBroker, w: ThroughputWorkload, o: Options
   }
 }
 
+/** What the durability workloads (bench/lib/durability-workloads.ts) use from here. */
+const harness: Harness = { startWorker: (name, data) => new WorkerHandle(name, data), watch, deleteAll, rssKiB, cpuSeconds };
+
 const SETTLE_INTERVAL_MS = 2000;
 const SETTLE_SAMPLES = 4;
 
@@ -761,6 +843,8 @@ const ratio = (a: number | undefined, b: number | undefined): string =>
 function progressLine(r: RoundResult): string {
   const head = `round ${r.round} ${r.broker.padEnd(8)} ${r.workload.padEnd(10)}`;
   if (!r.ok) return `${head} FAILED: ${firstLine(r.error!)}`;
+  if (r.confirm) return `${head} ${confirmLine(r.confirm)}`;
+  if (r.recovery) return `${head} ${recoveryLine(r.recovery)}`;
   if (r.throughput) {
     const t = r.throughput;
     return `${head} publish ${fmtRate(t.publishRate).padStart(11)} msg/s   delivered ${fmtRate(t.deliveredRate).padStart(11)} msg/s   depth at end ${t.depthAtEnd}   CPU broker ${t.brokerCpuPercent.toFixed(0)}% clients ${t.clientCpuPercent.toFixed(0)}%`;
@@ -786,6 +870,8 @@ interface Summary {
   /** rounds in which RSS did not settle within --settle */
   unsettledRounds?: number;
   fillSeconds?: number;
+  /** confirm-persistent-1KiB and recovery-1M (see bench/lib/durability-workloads.ts) */
+  durability?: DurabilityMedians;
 }
 
 function summarise(results: RoundResult[], workloads: Workload[], brokers: string[]): Summary[] {
@@ -796,12 +882,16 @@ function summarise(results: RoundResult[], workloads: Workload[], brokers: strin
       if (mine.length === 0) continue;
       const ok = mine.filter((r) => r.ok);
       const s: Summary = { workload: w.name, broker, okRounds: ok.length, rounds: mine.length, errors: [...new Set(mine.filter((r) => !r.ok).map((r) => firstLine(r.error!)))] };
-      if (ok.length > 0 && w.kind === 'throughput') {
+      if (ok.length > 0 && w.kind === 'confirm') {
+        s.durability = confirmMedians(ok.map((r) => r.confirm!), w);
+      } else if (ok.length > 0 && w.kind === 'recovery') {
+        s.durability = recoveryMedians(ok.map((r) => r.recovery!));
+      } else if (ok.length > 0 && w.kind === 'throughput') {
         s.publishRate = median(ok.map((r) => r.throughput!.publishRate));
         s.deliveredRate = median(ok.map((r) => r.throughput!.deliveredRate));
         s.deliveredMBps = (s.deliveredRate * w.bodySize) / 1e6;
         s.depthAtEnd = median(ok.map((r) => r.throughput!.depthAtEnd));
-      } else if (ok.length > 0) {
+      } else if (ok.length > 0 && w.kind === 'memory') {
         s.fillDeltaMiB = median(ok.map((r) => r.memory!.fillDeltaMiB));
         s.fillBytesPerMessage = median(ok.map((r) => r.memory!.fillBytesPerMessage));
         s.settledDeltaMiB = median(ok.map((r) => r.memory!.settledDeltaMiB));
@@ -823,7 +913,10 @@ function printTables(summary: Summary[], workloads: Workload[], o: Options): voi
     const rabbit = rows.find((s) => s.broker === 'RabbitMQ');
     const failed = (s: Summary): string => `failed (${s.rounds - s.okRounds}/${s.rounds} rounds): ${s.errors.join(' | ')}`;
     const okNote = (s: Summary): string => (s.okRounds < s.rounds ? ` (${s.okRounds}/${s.rounds} rounds ok)` : '');
-    if (w.kind === 'throughput') {
+    const durabilityRows = rows.map((s) => ({ broker: s.broker, okRounds: s.okRounds, rounds: s.rounds, errors: s.errors, ...(s.durability ? { medians: s.durability } : {}) }));
+    if (w.kind === 'confirm') printConfirmTable(w, durabilityRows, o);
+    else if (w.kind === 'recovery') printRecoveryTable(w, durabilityRows, o);
+    else if (w.kind === 'throughput') {
       const mb = w.bodySize >= 1024;
       console.log(`\n${w.name}: medians of ${o.rounds} rounds, ${o.duration} s each after ${o.warmup} s warm-up, window ${o.window || 'none'}`);
       console.log(`| broker | publish msg/s | delivered msg/s |${mb ? ' delivered MB/s |' : ''} queue depth at end |`);
@@ -870,9 +963,9 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  // memory-1M first on each fresh broker (see the header); tables keep the listed order
+  // memory-1M first on each fresh broker, recovery-1M last (see the header); tables keep the listed order
   const selected = WORKLOADS.filter((w) => o.workloads.includes(w.name));
-  const order = [...selected.filter((w) => w.kind === 'memory'), ...selected.filter((w) => w.kind !== 'memory')];
+  const order = RUN_ORDER.flatMap((kind) => selected.filter((w) => w.kind === kind));
   console.log(`${starters.map((s) => s.name).join(' vs ')}: ${selected.map((w) => w.name).join(', ')}; ${o.rounds} round(s); ${cpus().length} CPUs; node ${process.version}; load average ${startLoad.toFixed(2)}`);
   if (startLoad > 0.5) console.log('note: the machine is not idle (load average above 0.5): other processes compete for the CPUs and the figures will be noisy');
 
@@ -899,6 +992,8 @@ async function main(): Promise<void> {
             const dead = b.dead();
             if (dead) throw new Error(dead);
             if (w.kind === 'memory') r.memory = await runMemory(b, w, o);
+            else if (w.kind === 'confirm') r.confirm = await runConfirm(b, w, o, harness);
+            else if (w.kind === 'recovery') r.recovery = await runRecovery(b, w, o, harness);
             else r.throughput = await runThroughput(b, w, o);
           } catch (err) {
             r.ok = false;

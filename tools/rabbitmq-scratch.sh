@@ -5,6 +5,9 @@
 #   tools/rabbitmq-scratch.sh start PORT DIR   # prints the beam.smp pid
 #   tools/rabbitmq-scratch.sh stop DIR
 #   tools/rabbitmq-scratch.sh status DIR       # prints the pid, exit 1 if down
+#   tools/rabbitmq-scratch.sh kill9 DIR        # crash it: SIGKILL beam.smp, keep its state
+#   tools/rabbitmq-scratch.sh restart DIR      # start it again on the same ports and state;
+#                                              # prints the new beam.smp pid
 #
 # Everything the node owns lives under DIR: config, enabled_plugins (empty: no
 # management plugin), Erlang cookie ($HOME=DIR), mnesia, logs, pid file and a
@@ -28,6 +31,16 @@
 # stop is idempotent: no node is not an error. It stops the node gracefully
 # (SIGTERM), then SIGKILLs whatever is left of the process group and the
 # private epmd.
+#
+# kill9 and restart are for crash-recovery benchmarks (bench/messaging.ts,
+# recovery-1M): kill9 SIGKILLs beam.smp (what a crash of the broker looks
+# like: no shutdown, no flush), waits for it to be gone, then SIGKILLs what is
+# left of its process group (the wrapper shell, erl_child_setup); the private
+# epmd and everything under DIR stay. restart starts the node from DIR again
+# on the ports it had (same node name, so the same mnesia dir), WITHOUT wiping
+# DIR/mnesia, and prints the new pid once it accepts AMQP (the wait is
+# SCRATCH_START_TIMEOUT; recovering many messages can take minutes). A node of
+# DIR that is still up is stopped gracefully first. Use stop to clean up after.
 set -euo pipefail
 
 RMQ_BIN=${RABBITMQ_HOME_BIN:-/usr/lib/rabbitmq/bin}
@@ -35,7 +48,7 @@ START_TIMEOUT=${SCRATCH_START_TIMEOUT:-90}
 STOP_TIMEOUT=30
 
 die() { echo "rabbitmq-scratch: $*" >&2; exit 1; }
-usage() { die "usage: $0 start PORT DIR | stop DIR | status DIR"; }
+usage() { die "usage: $0 start PORT DIR | stop DIR | status DIR | kill9 DIR | restart DIR"; }
 
 alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
 
@@ -140,10 +153,9 @@ cmd_start() {
 
   port_in_use "$port" && die "port $port is already in use"
 
-  local epmd_port dist_port node
+  local epmd_port dist_port
   epmd_port=${SCRATCH_EPMD_PORT:-$(free_port_from $(( port + 10000 )) "$port")}
   dist_port=${SCRATCH_DIST_PORT:-$(free_port_from $(( port + 20000 )) "$port $epmd_port")}
-  node="warren-scratch-$port@localhost"
 
   # Throwaway: every (re)start begins with empty broker state.
   rm -rf "$dir/mnesia"
@@ -151,6 +163,15 @@ cmd_start() {
   echo "$port" >"$dir/amqp.port"
   echo "$epmd_port" >"$dir/epmd.port"
   echo "$dist_port" >"$dir/dist.port"
+  launch_node "$port" "$dir" "$epmd_port" "$dist_port"
+}
+
+# Start the node of DIR on the given ports with whatever state DIR holds, and
+# wait until it accepts AMQP; prints its pid (exit 1 and stop on failure).
+launch_node() {
+  local port=$1 dir=$2 epmd_port=$3 dist_port=$4 node pid
+  node="warren-scratch-$port@localhost"
+  mkdir -p "$dir/mnesia" "$dir/log"
   : >"$dir/rabbitmq-env.conf"          # keep /etc/rabbitmq/rabbitmq-env.conf out
   echo '[].' >"$dir/enabled_plugins"   # no management (or any other) plugin
   cat >"$dir/rabbitmq.conf" <<EOF
@@ -183,7 +204,7 @@ EOF
     RABBITMQ_LOG_BASE="$dir/log" \
     RABBITMQ_PID_FILE="$dir/rabbitmq.pid" \
     RABBITMQ_MOTD_FILE="$dir/motd" \
-    setsid "$RMQ_BIN/rabbitmq-server" </dev/null >"$dir/log/startup.log" 2>&1 &
+    setsid "$RMQ_BIN/rabbitmq-server" </dev/null >>"$dir/log/startup.log" 2>&1 &
   local wrapper=$!
   echo "$wrapper" >"$dir/wrapper.pid"
 
@@ -207,9 +228,45 @@ EOF
   exit 1
 }
 
+# Crash the node of DIR: SIGKILL beam.smp, then what is left of its process
+# group; its state and the private epmd stay. No node is not an error.
+cmd_kill9() {
+  local dir=$1 pid wrapper i
+  [[ -d $dir ]] || die "no such dir: $dir"
+  pid=$(node_pid "$dir")
+  wrapper=$(read_file "$dir/wrapper.pid" | tr -d ' \n')
+  if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+  for (( i = 0; i < 100; i++ )); do alive "$pid" || break; sleep 0.1; done
+  alive "$pid" && die "beam.smp $pid survived SIGKILL"
+  if [[ -n $wrapper ]]; then kill -KILL -- "-$wrapper" 2>/dev/null || true; fi
+  rm -f "$dir/rabbitmq.pid" "$dir/wrapper.pid"
+}
+
+# Start the node of DIR again with its state, on the ports it had.
+cmd_restart() {
+  local dir=$1 port epmd_port dist_port wrapper
+  [[ -d $dir ]] || die "no such dir: $dir"
+  dir=$(cd "$dir" && pwd)
+  port=$(read_file "$dir/amqp.port" | tr -d ' \n')
+  epmd_port=$(read_file "$dir/epmd.port" | tr -d ' \n')
+  dist_port=$(read_file "$dir/dist.port" | tr -d ' \n')
+  [[ -n $port && -n $epmd_port && -n $dist_port && -d $dir/mnesia ]] || die "$dir holds no node started by $0 start"
+  [[ -x $RMQ_BIN/rabbitmq-server ]] || die "$RMQ_BIN/rabbitmq-server not found (apt-get install rabbitmq-server)"
+  if alive "$(node_pid "$dir")"; then
+    cmd_stop "$dir"   # a clean stop (the private epmd goes too; the node starts a new one)
+  else
+    wrapper=$(read_file "$dir/wrapper.pid" | tr -d ' \n')
+    if [[ -n $wrapper ]]; then kill -KILL -- "-$wrapper" 2>/dev/null || true; fi
+  fi
+  port_in_use "$port" && die "port $port is already in use"
+  launch_node "$port" "$dir" "$epmd_port" "$dist_port"
+}
+
 case ${1:-} in
   start)  [[ $# -eq 3 ]] || usage; cmd_start "$2" "$3" ;;
   stop)   [[ $# -eq 2 ]] || usage; cmd_stop "$2" ;;
   status) [[ $# -eq 2 ]] || usage; cmd_status "$2" ;;
+  kill9)  [[ $# -eq 2 ]] || usage; cmd_kill9 "$2" ;;
+  restart) [[ $# -eq 2 ]] || usage; cmd_restart "$2" ;;
   *) usage ;;
 esac

@@ -8,7 +8,11 @@
  * frames (handshake, synchronous replies, connection.close, channel.close,
  * basic.cancel) are assembled and decoded with the repo's codec. A frame that
  * straddles two socket chunks is never re-buffered as a whole: the parser
- * keeps the bytes it still has to skip as a count.
+ * keeps the bytes it still has to skip as a count. Two opt-in hooks read a
+ * few fixed bytes of a method frame without the codec: onDeliver gets the
+ * delivery-tag of each basic.deliver (for a consumer that acks), onConfirm the
+ * delivery-tag and multiple bit of each basic.ack / basic.nack (publisher
+ * confirms); ackFrames() pre-encodes the basic.ack frames a consumer sends.
  *
  * Used by bench/messaging.ts (control connection in the main thread) and by
  * bench/lib/messaging-worker.ts (producers and consumers in worker threads).
@@ -27,6 +31,8 @@ type MethodArgs = Parameters<typeof encodeMethod>[1];
 
 const PROTOCOL_HEADER = Buffer.from('AMQP\x00\x00\x09\x01', 'latin1');
 const DELIVER = Method.BasicDeliver;
+const ACK = Method.BasicAck;
+const NACK = Method.BasicNack;
 const FRAME_MAX = 131072;
 const CHANNEL = 1;
 
@@ -53,6 +59,33 @@ export function publishBatch(opts: {
     writeBodyFrames(w, CHANNEL, opts.body, opts.frameMax);
   }
   return Buffer.from(w.take()); // own copy, exactly sized
+}
+
+/** A 64-bit delivery-tag (exact as a number up to 2^53). */
+const readTag = (b: Buffer, at: number): number => b.readUInt32BE(at) * 0x1_0000_0000 + b.readUInt32BE(at + 4);
+
+/** basic.ack frame on channel 1: header 7 + class/method 4 + delivery-tag 8 + bits 1 + frame-end 1 */
+const ACK_FRAME_SIZE = 21;
+const ACK_FRAME = ((): Buffer => {
+  const b = Buffer.alloc(ACK_FRAME_SIZE);
+  b[0] = 1;
+  b.writeUInt16BE(CHANNEL, 1);
+  b.writeUInt32BE(13, 3);
+  b.writeUInt32BE(ACK, 7);
+  b[20] = 0xce;
+  return b;
+})();
+
+/** basic.ack (multiple=false) frames on channel 1 for tags[0..count), back to back. */
+export function ackFrames(tags: ArrayLike<number>, count: number): Buffer {
+  const out = Buffer.allocUnsafe(count * ACK_FRAME_SIZE);
+  for (let i = 0, at = 0; i < count; i++, at += ACK_FRAME_SIZE) {
+    ACK_FRAME.copy(out, at);
+    const tag = tags[i]!;
+    out.writeUInt32BE(Math.floor(tag / 0x1_0000_0000), at + 11);
+    out.writeUInt32BE(tag >>> 0, at + 15);
+  }
+  return out;
 }
 
 /** An error the broker reported: connection.close, channel.close or a server-sent basic.cancel. */
@@ -93,6 +126,10 @@ export class RawConnection {
   afterData: (() => void) | null = null;
   /** called once when the connection fails (broker close, socket error or unexpected end) */
   onError: ((err: Error) => void) | null = null;
+  /** if set, called with the delivery-tag of every basic.deliver (which then costs a small parse) */
+  onDeliver: ((tag: number) => void) | null = null;
+  /** if set, called for every basic.ack (nack false) and basic.nack (nack true) the broker sends */
+  onConfirm: ((tag: number, multiple: boolean, nack: boolean) => void) | null = null;
 
   private readonly name: string;
   private readonly reader = new WireReader();
@@ -226,7 +263,7 @@ export class RawConnection {
         // fast path: the whole frame header and the method id are in this chunk
         const size = b.readUInt32BE(p + 3);
         if (b[p] === 1) {
-          if (b.readUInt32BE(p + 7) === DELIVER) {
+          if (b.readUInt32BE(p + 7) === DELIVER && this.onDeliver === null) {
             this.delivered++;
           } else if (p + 8 + size <= n) {
             this.method(b.subarray(p + 7, p + 7 + size));
@@ -248,7 +285,7 @@ export class RawConnection {
       } else if (this.headLen === 11) {
         const size = this.head.readUInt32BE(3);
         this.headLen = 0;
-        if (this.head.readUInt32BE(7) === DELIVER) {
+        if (this.head.readUInt32BE(7) === DELIVER && this.onDeliver === null) {
           this.delivered++;
           this.skip = size - 4 + 1;
         } else {
@@ -266,9 +303,19 @@ export class RawConnection {
     this.collectPos = 0;
   }
 
-  /** A method frame other than basic.deliver (payload without the frame-end octet). */
+  /** A method frame: basic.deliver only with onDeliver set (payload without the frame-end octet). */
   private method(payload: Buffer): void {
     const id = payload.readUInt32BE(0);
+    // the hot ones, read in place: deliver = consumer-tag (shortstr), delivery-tag, ...; ack/nack = delivery-tag, bits
+    if (id === DELIVER) {
+      this.delivered++;
+      this.onDeliver?.(readTag(payload, 5 + payload[4]!));
+      return;
+    }
+    if ((id === ACK || id === NACK) && this.onConfirm) {
+      this.onConfirm(readTag(payload, 4), (payload[12]! & 1) === 1, id === NACK);
+      return;
+    }
     this.reader.reset(payload, 4, payload.length);
     const m = decodeMethod(id, this.reader);
     if (!m) throw new Error(`${this.name}: unknown method ${id >>> 16}.${id & 0xffff} from the broker`);

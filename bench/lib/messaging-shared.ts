@@ -12,8 +12,12 @@ export const SLOT = {
   control: 0,
   /** messages written to the producer's socket */
   published: 1,
+  /** with publisher confirms: publishes the broker confirmed (basic.ack) */
+  confirmed: 2,
+  /** with publisher confirms: publishes the broker refused (basic.nack) */
+  nacked: 3,
   /** first of one slot per queue: basic.deliver frames its consumer received */
-  delivered: 2,
+  delivered: 4,
 } as const;
 export const STOP = 1;
 
@@ -30,6 +34,13 @@ export interface ProducerData {
   window: number;
   /** number of delivered slots to look at for the window */
   queues: number;
+  /** delivery-mode 2 (persistent) instead of 1 */
+  persistent?: boolean;
+  /**
+   * confirm.select first, and never more than this many publishes unconfirmed (0 or
+   * absent: no confirms). With total > 0, 'done' waits until every publish is settled.
+   */
+  confirmWindow?: number;
 }
 
 export interface ConsumerData {
@@ -39,13 +50,26 @@ export interface ConsumerData {
   queues: string[];
   /** index of queues[0]'s delivered slot, relative to SLOT.delivered */
   firstSlot: number;
+  /** manual acks (one basic.ack per delivery) with basic.qos prefetch-count this; 0 or absent: no-ack */
+  prefetch?: number;
+  /** connect (and basic.qos) before 'ready' but send basic.consume only on 'go' */
+  consumeOnGo?: boolean;
 }
 
 export type WorkerData = ProducerData | ConsumerData;
 
-export type ToWorker = { type: 'go' } | { type: 'stop' } | { type: 'close' };
+/** Confirm latency (ms from the write of a publish to the basic.ack that settled it). */
+export interface LatencySummary {
+  samples: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** measure: start recording confirm latencies (a confirming producer; reported with 'done') */
+export type ToWorker = { type: 'go' } | { type: 'measure' } | { type: 'stop' } | { type: 'close' };
 export type FromWorker =
   | { type: 'ready' }
-  | { type: 'done'; published: number }
+  | { type: 'done'; published: number; confirmed?: number; nacked?: number; latency?: LatencySummary }
   | { type: 'closed' }
   | { type: 'error'; message: string };
