@@ -74,6 +74,32 @@ function isInt32(n: number): boolean {
 }
 
 /** Decode one value (type letter and body) at the reader's position. */
+/** The type letter a value is written with (see the canonical encoding above). */
+export function typeLetterOf(v: FieldValue | undefined): TypeLetter {
+  switch (typeof v) {
+    case 'boolean': return 't';
+    case 'string': return 'S';
+    case 'bigint': return 'l';
+    case 'number':
+      if (!Number.isInteger(v)) return 'd';
+      if (v >= -0x8000_0000 && v <= 0x7fff_ffff) return 'I';
+      return v >= -(2 ** 63) && v < 2 ** 63 ? 'l' : 'd';
+    case 'undefined': return 'V';
+  }
+  if (v === null) return 'V';
+  if (v instanceof Typed) return v.type;
+  if (Buffer.isBuffer(v)) return 'x';
+  if (v instanceof Date) return 'T';
+  return Array.isArray(v) ? 'A' : 'F';
+}
+
+/** A long string's text (also one that is not valid UTF-8), or undefined for any other type. */
+export function longstrValue(v: FieldValue | undefined): string | undefined {
+  if (typeof v === 'string') return v;
+  if (v instanceof Typed && v.type === 'S') return (v.value as Buffer).toString('latin1');
+  return undefined;
+}
+
 export function decodeFieldValue(r: WireReader): FieldValue {
   const letter = r.u8();
   switch (letter) {

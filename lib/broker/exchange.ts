@@ -5,6 +5,7 @@
  * keeps its own precomputed structure for route(): a map for direct, a
  * list for fanout, a trie for topic, compiled matchers for headers.
  */
+import { longstrValue } from '../amqp/field-table.js';
 import type { FieldTable } from '../amqp/field-table.js';
 import type { Binding, Destination } from './binding.js';
 import type { Message } from './message.js';
@@ -31,6 +32,8 @@ export abstract class Exchange {
   readonly incoming = new Set<Binding>();
   /** Router bookkeeping: the routing pass that last reached this exchange. */
   routeMark = 0;
+  /** the `alternate-exchange` argument: where messages it routes nowhere go, or null */
+  readonly alternateExchange: string | null;
 
   constructor(name: string, vhost: string, o: ExchangeOptions) {
     this.name = name;
@@ -39,6 +42,7 @@ export abstract class Exchange {
     this.autoDelete = o.autoDelete;
     this.internal = o.internal;
     this.arguments = o.arguments;
+    this.alternateExchange = longstrValue(o.arguments['alternate-exchange']) ?? null;
   }
 
   /** Push the destinations this message goes to (duplicates allowed; the router removes them). */

@@ -21,7 +21,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { FIELD_TYPE_NAMES, erlangBinary, erlangFloat } from '../amqp/erlang-term.js';
-import { Typed } from '../amqp/field-table.js';
+import { Typed, typeLetterOf } from '../amqp/field-table.js';
 import type { Decimal, FieldTable, FieldValue, TypeLetter } from '../amqp/field-table.js';
 
 export type XMatch = 'all' | 'any' | 'all-with-x' | 'any-with-x';
@@ -60,25 +60,6 @@ export interface HeadersBinding {
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const NUMERIC_LETTERS = 'bBsuIilfdT';
 
-/** The type letter a value is written with (see the canonical encoding in field-table.ts). */
-function letterOf(v: FieldValue | undefined): TypeLetter {
-  switch (typeof v) {
-    case 'boolean': return 't';
-    case 'string': return 'S';
-    case 'bigint': return 'l';
-    case 'number':
-      if (!Number.isInteger(v)) return 'd';
-      if (v >= -0x8000_0000 && v <= 0x7fff_ffff) return 'I';
-      return v >= -(2 ** 63) && v < 2 ** 63 ? 'l' : 'd';
-    case 'undefined': return 'V';
-  }
-  if (v === null) return 'V';
-  if (v instanceof Typed) return v.type;
-  if (Buffer.isBuffer(v)) return 'x';
-  if (v instanceof Date) return 'T';
-  return Array.isArray(v) ? 'A' : 'F';
-}
-
 function isTable(v: FieldValue | undefined): v is FieldTable {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Typed) &&
     !Buffer.isBuffer(v) && !(v instanceof Date);
@@ -103,7 +84,7 @@ function bytesOf(v: FieldValue | undefined): Buffer | undefined {
 
 function compile(v: FieldValue | undefined): Pattern {
   const p: Pattern = {
-    letter: letterOf(v), kind: VOID, num: NaN, big: undefined, scale: 0,
+    letter: typeLetterOf(v), kind: VOID, num: NaN, big: undefined, scale: 0,
     bytes: undefined, text: undefined, bool: false, keys: undefined, items: undefined,
   };
   const raw = v instanceof Typed ? v.value : v;
@@ -164,7 +145,7 @@ function numberEqual(p: Pattern, n: number | bigint): boolean {
  * {Type, Value} tuples there.
  */
 function equal(p: Pattern, h: FieldValue | undefined, typed: boolean): boolean {
-  if (typed && letterOf(h) !== p.letter) return false;
+  if (typed && typeLetterOf(h) !== p.letter) return false;
   switch (p.kind) {
     case VOID: return true;
     case NUMBER: {
@@ -232,7 +213,7 @@ export function compileHeadersBinding(args: FieldTable): HeadersBinding | { erro
   let xMatch: XMatch = 'all';
   if (Object.hasOwn(args, 'x-match')) {
     const v = args['x-match'];
-    const letter = letterOf(v);
+    const letter = typeLetterOf(v);
     if (letter !== 'S') {
       return { error: wireText(`Invalid x-match field type ${FIELD_TYPE_NAMES[letter]} (value ${erlangTerm(v)}); expected longstr`) };
     }
@@ -255,7 +236,7 @@ export function compileHeadersBinding(args: FieldTable): HeadersBinding | { erro
 
 
 function erlangTerm(v: FieldValue | undefined): string {
-  const letter = letterOf(v);
+  const letter = typeLetterOf(v);
   const raw = v instanceof Typed ? v.value : v;
   switch (letter) {
     case 'V': return 'undefined';
@@ -267,10 +248,10 @@ function erlangTerm(v: FieldValue | undefined): string {
     case 'd': return erlangFloat(Number(raw));
     case 'F': {
       const t = raw as FieldTable;
-      const entries = Object.keys(t).map((k) => `{${erlangTerm(k)},${FIELD_TYPE_NAMES[letterOf(t[k])]},${erlangTerm(t[k])}}`);
+      const entries = Object.keys(t).map((k) => `{${erlangTerm(k)},${FIELD_TYPE_NAMES[typeLetterOf(t[k])]},${erlangTerm(t[k])}}`);
       return `[${entries.join(',')}]`;
     }
-    case 'A': return `[${(raw as FieldValue[]).map((e) => `{${FIELD_TYPE_NAMES[letterOf(e)]},${erlangTerm(e)}}`).join(',')}]`;
+    case 'A': return `[${(raw as FieldValue[]).map((e) => `{${FIELD_TYPE_NAMES[typeLetterOf(e)]},${erlangTerm(e)}}`).join(',')}]`;
     default: return String(numberOf(v));
   }
 }

@@ -6,6 +6,8 @@
  * Errors are thrown as ChannelError; the caller adds the method ids.
  */
 import { accessRefused, notFound, preconditionFailed, resourceLocked } from '../amqp/amqp-error.js';
+import { FIELD_TYPE_NAMES } from '../amqp/erlang-term.js';
+import { longstrValue, typeLetterOf } from '../amqp/field-table.js';
 import type { FieldTable } from '../amqp/field-table.js';
 import type { Destination } from './binding.js';
 import { assertArgumentsEquivalent, assertFieldEquivalent } from './equivalence.js';
@@ -90,6 +92,10 @@ export function declareExchange(vhost: VirtualHost, d: ExchangeDeclaration): Exc
   const existing = vhost.exchanges.get(name);
   if (!existing) {
     if (name.startsWith('amq.')) throw accessRefused(`exchange name '${name}' contains reserved prefix 'amq.*'`);
+    const ae = d.arguments['alternate-exchange'];
+    if (ae !== undefined && longstrValue(ae) === undefined) {
+      throw preconditionFailed(`invalid type '${FIELD_TYPE_NAMES[typeLetterOf(ae)]}' for arg 'alternate-exchange' in ${exchangeResource(name, vhost.name)}`);
+    }
     return vhost.addExchange(name, d.type, { durable: d.durable, autoDelete: d.autoDelete, internal: d.internal, arguments: d.arguments });
   }
   const res = exchangeResource(name, vhost.name);

@@ -66,21 +66,33 @@ export class VirtualHost {
   /**
    * The queues a message published to `exchange` reaches, each once, through
    * exchange-to-exchange bindings too (loops included): pushed onto out.
+   * An exchange that routes the message nowhere (no queue, no exchange)
+   * hands it to its alternate exchange, if that exists, as RabbitMQ's
+   * route1/process_alternate do; an exchange is visited once per message,
+   * so chains of alternates cannot loop.
    */
   route(exchange: Exchange, message: Message, out: Queue[]): void {
     const pass = ++this.routePass;
     const pending = this.scratch;
     pending.length = 0;
     exchange.routeMark = pass;
-    exchange.route(message, pending);
+    this.routeVia(exchange, message, pending, pass);
     for (let i = 0; i < pending.length; i++) {
       const d = pending[i]!;
       if (d.routeMark === pass) continue;
       d.routeMark = pass;
       if (d.kind === 'queue') out.push(d);
-      else d.route(message, pending);
+      else this.routeVia(d, message, pending, pass);
     }
     pending.length = 0;
+  }
+
+  private routeVia(x: Exchange, message: Message, pending: Destination[], pass: number): void {
+    const before = pending.length;
+    x.route(message, pending);
+    if (pending.length !== before || x.alternateExchange === null) return;
+    const alternate = this.exchanges.get(x.alternateExchange);
+    if (alternate && alternate.routeMark !== pass) pending.push(alternate);
   }
 
   addExchange(name: string, type: string, o: ExchangeOptions): Exchange {
