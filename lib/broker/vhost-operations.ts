@@ -13,6 +13,7 @@ import type { Destination } from './binding.js';
 import { assertArgumentsEquivalent, assertFieldEquivalent } from './equivalence.js';
 import type { Exchange } from './exchange.js';
 import { isExchangeType } from './exchange-types.js';
+import { checkQueueArguments } from './queue-arguments.js';
 import type { Queue, QueueOwner } from './queue.js';
 import { exchangeResource, generatedName, queueResource } from './resource-names.js';
 import type { VirtualHost } from './vhost.js';
@@ -136,6 +137,7 @@ export function declareQueue(vhost: VirtualHost, d: QueueDeclaration, owner: Que
     assertArgumentsEquivalent(QUEUE_EQUIVALENCE_ARGS, res, existing.arguments, d.arguments);
     return { queue: existing, created: false };
   }
+  checkQueueArguments(d.arguments, queueResource(name, vhost.name));
   const queue = vhost.addQueue(name, { durable, exclusive: d.exclusive, autoDelete: d.autoDelete, arguments: d.arguments }, d.exclusive ? owner : null);
   return { queue, created: true };
 }
