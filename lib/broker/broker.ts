@@ -20,7 +20,7 @@ import { DefinitionsStore, emptyDefinitions } from '../store/definitions-store.j
 import { MessageLog, RecordType } from '../store/message-log.js';
 import { recoverMessageLog } from '../store/message-recovery.js';
 import type { RecoveredLog } from '../store/message-recovery.js';
-import { Message } from './message.js';
+import { Message, publishRecord } from './message.js';
 import type { QueueJournal } from './queue.js';
 import type { QueuePaging } from './queue-paging.js';
 import type { Definitions } from '../store/definitions-store.js';
@@ -32,6 +32,7 @@ import { VirtualHost } from './vhost.js';
 export type VhostAccess = 'ok' | 'no-vhost' | 'refused';
 
 const FULL_ACCESS = '.*';
+const ignoreCommit = (): void => undefined;
 /** recovered bodies above this size are copied out of the segment buffer (Message copies smaller ones) */
 const LARGE_BODY = 16 * 1024;
 
@@ -77,6 +78,10 @@ export class Broker {
   private addVhost(vh: VirtualHost): void {
     vh.journal = this.journal;
     vh.paging = this.paging;
+    vh.logPublish = (m, queues) => {
+      m.logId = this.messageLog.newMessageId();
+      this.messageLog.appendPublish(publishRecord(m, vh.name, queues), ignoreCommit);
+    };
     // changes made while loading are what was loaded: nothing to save
     vh.onDurableChange = () => {
       if (this.loaded) void this.definitionsSaved();

@@ -20,6 +20,7 @@ import type { BasicProperties } from '../amqp/generated/properties.js';
 import { decodeBasicProperties } from '../amqp/generated/properties.js';
 import { WireDecodeError } from '../amqp/wire-errors.js';
 import { WireReader } from '../amqp/wire-reader.js';
+import type { PublishRecord } from '../store/message-log.js';
 import { messageSlab } from './message-slab.js';
 
 /** Bodies up to this size are copied next to the properties; larger ones keep their receive slices. */
@@ -79,4 +80,21 @@ export class Message {
   get headers(): FieldTable | undefined {
     return this.decodedProperties().headers;
   }
+}
+
+/** The message log's record of a message routed to these durable queues of a vhost. */
+export function publishRecord(m: Message, vhost: string, queues: readonly string[]): PublishRecord {
+  const start = m.offset + m.propertiesSize;
+  return {
+    messageId: m.logId,
+    vhost,
+    queues,
+    exchange: m.exchange,
+    routingKey: m.routingKey,
+    data: m.data,
+    offset: m.offset,
+    propertiesSize: m.propertiesSize,
+    body: m.bodyParts ?? m.data.subarray(start, start + m.bodySize),
+    bodySize: m.bodySize,
+  };
 }

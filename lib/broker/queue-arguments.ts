@@ -12,11 +12,10 @@ import { preconditionFailed } from '../amqp/amqp-error.js';
 import { FIELD_TYPE_NAMES } from '../amqp/erlang-term.js';
 import { integerValue, longstrValue, typeLetterOf } from '../amqp/field-table.js';
 import type { FieldTable, FieldValue, TypeLetter } from '../amqp/field-table.js';
+import { expiryError } from './expiry.js';
 
 /** RabbitMQ's ?INTEGER_ARG_TYPES: byte, short, signedint, long and the unsigned ones. */
 const INTEGER_LETTERS: ReadonlySet<TypeLetter> = new Set<TypeLetter>(['b', 's', 'I', 'l', 'B', 'u', 'i']);
-/** rabbit_misc:check_expiry's limit: ten years in milliseconds. */
-const MAX_EXPIRY = 315_360_000_000;
 const MAX_PRIORITY = 255;
 
 /** A check returns the Erlang term RabbitMQ prints for the error, or null when the value is fine. */
@@ -37,20 +36,15 @@ const nonNegativeInt: Check = (v) => {
   return n < 0 ? `{value_negative,${n}}` : null;
 };
 
-function expiry(n: number): string | null {
-  if (n < 0) return `{value_negative,${n}}`;
-  return n > MAX_EXPIRY ? `{value_too_large,${n}}` : null;
-}
-
 const messageTtl: Check = (v) => {
   const n = integer(v);
-  return typeof n === 'string' ? n : expiry(n);
+  return typeof n === 'string' ? n : expiryError(n);
 };
 
 const expires: Check = (v) => {
   const n = integer(v);
   if (typeof n === 'string') return n;
-  return n === 0 ? '{value_zero,0}' : expiry(n);
+  return n === 0 ? '{value_zero,0}' : expiryError(n);
 };
 
 const maxPriority: Check = (v) => {

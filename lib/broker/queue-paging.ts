@@ -8,7 +8,7 @@
  * order is: the ready list in memory, then this tail.
  *
  * A record is one queue entry, whole: u64 seq, u8 flags (redelivered,
- * delivered), u64 message-log id (0 if none), shortstr exchange, shortstr
+ * delivered), u64 expiry time (ms, 0 for none), u64 message-log id (0 if none), shortstr exchange, shortstr
  * routing key, longstr properties, longstr body. Persistent messages are
  * written here too, though the message log has them: the tail is a cache,
  * deleted at start, and reading it needs no index into the log.
@@ -57,10 +57,11 @@ export class PagedTail {
   push(e: QueueEntry): void {
     const m = e.message;
     writer.take(); // drop what a failed push left
-    const size = 8 + 1 + 8 + 1 + Buffer.byteLength(m.exchange) + 1 + Buffer.byteLength(m.routingKey) + 4 + m.propertiesSize + 4 + m.bodySize;
+    const size = 8 + 1 + 8 + 8 + 1 + Buffer.byteLength(m.exchange) + 1 + Buffer.byteLength(m.routingKey) + 4 + m.propertiesSize + 4 + m.bodySize;
     writer.ensure(size);
     writer.u64(e.seq);
     writer.u8((e.redelivered ? REDELIVERED : 0) | (e.delivered ? DELIVERED : 0));
+    writer.u64(e.expiresAt);
     writer.u64(m.logId);
     writer.shortstr(m.exchange);
     writer.shortstr(m.routingKey);
@@ -81,6 +82,7 @@ export class PagedTail {
     const r = reader.reset(record, 0, record.length);
     const seq = r.u64();
     const flags = r.u8();
+    const expiresAt = r.u64();
     const logId = r.u64();
     const exchange = r.shortstr();
     const routingKey = r.shortstr();
@@ -92,13 +94,14 @@ export class PagedTail {
     const e = new QueueEntry(seq, message);
     e.redelivered = (flags & REDELIVERED) !== 0;
     e.delivered = (flags & DELIVERED) !== 0;
+    e.expiresAt = expiresAt;
     return e;
   }
 
   /** The message-log ids of the paged entries (for a purge or a deletion to record). */
   forEachLogId(fn: (logId: number) => void): void {
     this.fifo.forEach((record) => {
-      const logId = record.readUInt32BE(9) * 0x1_0000_0000 + record.readUInt32BE(13);
+      const logId = record.readUInt32BE(17) * 0x1_0000_0000 + record.readUInt32BE(21);
       if (logId !== 0) fn(logId);
     });
   }

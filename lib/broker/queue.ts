@@ -14,7 +14,10 @@
  * PagedTail on disk and read back, in order, as the ready list in memory
  * runs low (queue-paging.ts).
  */
+import { integerValue, longstrValue } from '../amqp/field-table.js';
 import type { FieldTable } from '../amqp/field-table.js';
+import { PropertyFlag } from '../amqp/generated/properties.js';
+import type { DeathReason } from './dead-letter.js';
 import type { Binding } from './binding.js';
 import type { Message } from './message.js';
 import { entryBytes, PagedTail } from './queue-paging.js';
@@ -44,6 +47,9 @@ export interface QueueJournal {
   /** the deleted queue let go of a message it still held (its deletion record covers it) */
   forgotten(q: Queue, logId: number): void;
 }
+
+/** Where a queue hands what it dead-letters (the vhost routes it to the dead-letter exchange). */
+export type DeadLetterSink = (q: Queue, e: QueueEntry, reason: DeathReason) => void;
 
 /** The connection that declared an exclusive queue (anything with an identity). */
 export type QueueOwner = object;
@@ -75,6 +81,12 @@ export class Queue {
   journal: QueueJournal | null = null;
   /** set by the vhost: where ready messages beyond the memory budget go */
   paging: QueuePaging | null = null;
+  /** set by the vhost: routes dead-lettered messages to deadLetterExchange */
+  deadLetters: DeadLetterSink | null = null;
+  /** x-message-ttl in ms, -1 for none */
+  readonly messageTtl: number;
+  readonly deadLetterExchange: string | null;
+  readonly deadLetterRoutingKey: string | null;
 
   private readonly ready = new ReadyList();
   /** bytes the ready list holds in memory (entryBytes of each) */
@@ -86,6 +98,8 @@ export class Queue {
   private hadConsumers = false;
   private seq = 0;
   private draining = false;
+  /** drops expired messages from the head when nobody takes them */
+  private expiryTimer: NodeJS.Timeout | null = null;
 
   constructor(name: string, vhost: string, o: QueueOptions, owner: QueueOwner | null) {
     this.name = name;
@@ -94,6 +108,9 @@ export class Queue {
     this.autoDelete = o.autoDelete;
     this.arguments = o.arguments;
     this.owner = owner;
+    this.messageTtl = integerValue(o.arguments['x-message-ttl']) ?? -1;
+    this.deadLetterExchange = longstrValue(o.arguments['x-dead-letter-exchange']) ?? null;
+    this.deadLetterRoutingKey = longstrValue(o.arguments['x-dead-letter-routing-key']) ?? null;
   }
 
   get messageCount(): number {
@@ -114,8 +131,58 @@ export class Queue {
   }
 
   enqueue(message: Message): void {
-    this.add(new QueueEntry(++this.seq, message));
+    const e = new QueueEntry(++this.seq, message);
+    const ttl = this.ttlOf(message);
+    if (ttl >= 0) e.expiresAt = Date.now() + ttl;
+    this.add(e);
     if (this.consumers.length > 0) this.drain();
+    if (e.expiresAt !== 0 && this.expiryTimer === null) this.scheduleExpiry();
+  }
+
+  /** The lower of the queue's TTL and the message's expiration (ms), or -1 for none. */
+  private ttlOf(m: Message): number {
+    let ttl = this.messageTtl;
+    if (m.propertyFlags & PropertyFlag.Expiration) {
+      const x = Number(m.decodedProperties().expiration);
+      if (x >= 0 && (ttl < 0 || x < ttl)) ttl = x;
+    }
+    return ttl;
+  }
+
+  /** Drop the expired messages at the head now, and set a timer for the next one to expire there. */
+  private expireHead(): void {
+    const now = Date.now();
+    for (;;) {
+      this.refill();
+      const head = this.ready.peek();
+      if (!head || head.expiresAt === 0 || head.expiresAt >= now) break;
+      this.ready.shift();
+      this.memoryBytes -= entryBytes(head.message);
+      this.expired(head);
+    }
+    this.scheduleExpiry();
+  }
+
+  private scheduleExpiry(): void {
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+    const head = this.ready.peek();
+    if (!head || head.expiresAt === 0 || this.deleted) return;
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = null;
+      this.expireHead();
+    }, Math.max(0, head.expiresAt - Date.now() + 1));
+    this.expiryTimer.unref();
+  }
+
+  /** An expired message leaves: dead-lettered if the queue has a dead-letter exchange. */
+  private expired(e: QueueEntry): void {
+    this.deadLetter(e, 'expired');
+    if (this.journal && e.message.logId) this.journal.removed(this, e.message.logId);
+  }
+
+  private deadLetter(e: QueueEntry, reason: DeathReason): void {
+    if (this.deadLetters !== null && this.deadLetterExchange !== null) this.deadLetters(this, e, reason);
   }
 
   /** A new ready entry goes to memory, or to the paged tail when the tail is in use or memory is full. */
@@ -149,13 +216,25 @@ export class Queue {
     } while (tail.length > 0 && this.memoryBytes < budget);
   }
 
-  /** The next ready entry, refilling memory from the paged tail when it runs low. */
-  private next(): QueueEntry | undefined {
+  /** Refill memory from the paged tail when it runs low. */
+  private refill(): void {
     const tail = this.tail;
     if (tail !== null && tail.length > 0 && this.memoryBytes < this.paging!.budgetBytes / 2) this.pageIn(this.paging!.budgetBytes);
-    const e = this.ready.shift();
-    if (e) this.memoryBytes -= entryBytes(e.message);
-    return e;
+  }
+
+  /** The next ready entry that has not expired (expired ones met on the way leave). */
+  private next(): QueueEntry | undefined {
+    for (;;) {
+      this.refill();
+      const e = this.ready.shift();
+      if (!e) return undefined;
+      this.memoryBytes -= entryBytes(e.message);
+      if (e.expiresAt !== 0 && e.expiresAt < Date.now()) {
+        this.expired(e);
+        continue;
+      }
+      return e;
+    }
   }
 
   /** Hand ready messages to consumers that can take them, round robin. */
@@ -176,7 +255,8 @@ export class Queue {
           }
         }
         if (!picked) return;
-        const entry = this.next()!;
+        const entry = this.next();
+        if (!entry) return;
         this.leaving(entry, picked.noAck);
         picked.deliver(this, entry);
       }
@@ -190,6 +270,12 @@ export class Queue {
     const entry = this.next();
     if (entry) this.leaving(entry, noAck);
     return entry;
+  }
+
+  /** A delivered message was rejected without requeue: dead-lettered, then gone. */
+  reject(entry: QueueEntry): void {
+    if (!this.deleted) this.deadLetter(entry, 'rejected');
+    this.settle(entry);
   }
 
   /** A delivered message was acknowledged (or rejected without requeue). */
@@ -240,6 +326,7 @@ export class Queue {
       this.memoryBytes += entryBytes(e.message);
     }
     this.drain();
+    if (this.expiryTimer === null) this.scheduleExpiry();
   }
 
   addConsumer(c: QueueConsumer): void {
@@ -281,6 +368,8 @@ export class Queue {
   /** The queue is being deleted: consumers are told, messages dropped. Returns the ready count. */
   close(): number {
     this.deleted = true;
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
     const journal = this.journal;
     if (journal) {
       journal.deleted(this);

@@ -15,6 +15,8 @@ export class QueueEntry {
   redelivered = false;
   /** set at the first delivery (a durable queue records it once) */
   delivered = false;
+  /** when it expires (ms since the epoch, per-queue or per-message TTL), 0 for never */
+  expiresAt = 0;
 
   constructor(seq: number, message: Message) {
     this.seq = seq;

@@ -17,7 +17,8 @@ import { createExchange } from './exchange-types.js';
 import type { Message } from './message.js';
 import { Queue } from './queue.js';
 import type { QueuePaging } from './queue-paging.js';
-import type { QueueJournal, QueueOptions, QueueOwner } from './queue.js';
+import type { DeadLetterSink, QueueJournal, QueueOptions, QueueOwner } from './queue.js';
+import { deadLetteredMessage, isDeadLetterCycle } from './dead-letter.js';
 
 export interface VhostMetadata {
   description?: string;
@@ -45,6 +46,8 @@ export class VirtualHost {
   durableChanges = 0;
   /** given to durable queues: the message log's record of their messages */
   journal: QueueJournal | null = null;
+  /** set by the broker: writes a persistent message routed to these durable queues to the message log */
+  logPublish: ((m: Message, durableQueues: string[]) => void) | null = null;
   /** given to every queue: where ready messages beyond its memory budget are paged out */
   paging: QueuePaging | null = null;
   /** called after each such change (the broker saves the definitions) */
@@ -95,6 +98,28 @@ export class VirtualHost {
     if (alternate && alternate.routeMark !== pass) pending.push(alternate);
   }
 
+  /**
+   * A message leaves queue q dead: its dead-lettered copy is routed from the
+   * queue's dead-letter exchange (dropped if that does not exist), skipping
+   * queues that would close a cycle, logged first when it is persistent and
+   * reaches durable queues.
+   */
+  private readonly deadLetter: DeadLetterSink = (q, e, reason) => {
+    const dlx = this.exchanges.get(q.deadLetterExchange!);
+    if (!dlx) return;
+    const m = deadLetteredMessage(e.message, q.name, reason, dlx.name, q.deadLetterRoutingKey ?? e.message.routingKey);
+    const targets: Queue[] = [];
+    this.route(dlx, m, targets);
+    let durable: string[] | null = null;
+    for (let i = targets.length - 1; i >= 0; i--) {
+      const t = targets[i]!;
+      if (isDeadLetterCycle(m, t.name)) targets.splice(i, 1);
+      else if (t.journal !== null) (durable ??= []).push(t.name);
+    }
+    if (durable !== null && this.logPublish !== null && m.decodedProperties().deliveryMode === 2) this.logPublish(m, durable.reverse());
+    for (const t of targets) t.enqueue(m);
+  };
+
   addExchange(name: string, type: string, o: ExchangeOptions): Exchange {
     const x = createExchange(type, name, this.name, o);
     this.exchanges.set(name, x);
@@ -106,6 +131,7 @@ export class VirtualHost {
     const q = new Queue(name, this.name, o, owner);
     if (isPersisted(q)) q.journal = this.journal;
     q.paging = this.paging;
+    q.deadLetters = this.deadLetter;
     this.queues.set(name, q);
     if (isPersisted(q)) this.durableChanged();
     return q;

@@ -17,7 +17,8 @@ import {
 } from '../amqp/generated/methods.js';
 import type { AnyMethod, BasicConsume, BasicGet, BasicPublish } from '../amqp/generated/methods.js';
 import { PropertyFlag } from '../amqp/generated/properties.js';
-import { Message } from '../broker/message.js';
+import { parseExpiration } from '../broker/expiry.js';
+import { Message, publishRecord } from '../broker/message.js';
 import type { Queue } from '../broker/queue.js';
 import { generatedName, queueResource } from '../broker/resource-names.js';
 import { exchangeOrDie, queueForUse } from '../broker/vhost-operations.js';
@@ -83,9 +84,9 @@ function dispatch(ch: Channel, m: AnyMethod): boolean {
 }
 
 function reject(ch: Channel, deliveries: readonly Delivery[], requeue: boolean): void {
-  // without requeue the messages are dropped (dead-lettering arrives with the lifecycle issue)
+  // without requeue the messages leave their queues, dead-lettered where a queue has a dead-letter exchange
   if (requeue) ch.requeue(deliveries);
-  else ch.settle(deliveries);
+  else ch.settle(deliveries, true);
 }
 
 function consume(ch: Channel, m: BasicConsume): void {
@@ -163,18 +164,7 @@ function publish(ch: Channel, m: BasicPublish, c: Content): void {
     // at once), and confirmed once the log has it on disk
     message.logId = ch.host.newMessageId();
     ch.host.logMessage(
-      {
-        messageId: message.logId,
-        vhost: vhost.name,
-        queues: durable,
-        exchange: message.exchange,
-        routingKey: message.routingKey,
-        data: message.data,
-        offset: message.offset,
-        propertiesSize: message.propertiesSize,
-        body: message.bodyParts ?? message.data.subarray(message.offset + message.propertiesSize, message.offset + message.propertiesSize + message.bodySize),
-        bodySize: message.bodySize,
-      },
+      publishRecord(message, vhost.name, durable),
       confirms ? confirms.awaitCommit(tag) : ignoreCommit,
     );
   } else if (confirms) {
@@ -193,7 +183,7 @@ function durableQueues(queues: readonly Queue[]): string[] | null {
   return names;
 }
 
-/** Properties must decode, and user-id must name the authenticated user (RabbitMQ's check_user_id_header). */
+/** Properties must decode, user-id must name the authenticated user, expiration must be a valid TTL (RabbitMQ's check_user_id_header, check_expiration_header). */
 function checkProperties(ch: Channel, message: Message): void {
   let props;
   try {
@@ -203,5 +193,9 @@ function checkProperties(ch: Channel, message: Message): void {
   }
   if (message.propertyFlags & PropertyFlag.UserId && props.userId !== ch.host.username) {
     throw preconditionFailed(`user_id property set to '${props.userId}' but authenticated user was '${ch.host.username}'`);
+  }
+  if (props.expiration !== undefined) {
+    const parsed = parseExpiration(props.expiration);
+    if (typeof parsed !== 'number') throw preconditionFailed(`invalid expiration '${props.expiration}': ${parsed.error}`);
   }
 }

@@ -239,10 +239,11 @@ export class Channel implements ConsumerChannel {
     for (const c of this.consumers.values()) c.queue.drain();
   }
 
-  /** Acknowledged, or rejected without requeue: the messages are done with. */
-  settle(deliveries: readonly Delivery[]): void {
+  /** Acknowledged, or rejected without requeue (then dead-lettered where the queue says): the messages are done with. */
+  settle(deliveries: readonly Delivery[], rejected = false): void {
     for (const d of deliveries) {
-      d.queue.settle(d.entry);
+      if (rejected) d.queue.reject(d.entry);
+      else d.queue.settle(d.entry);
       this.released(d);
     }
     this.resumeDeliveries();
