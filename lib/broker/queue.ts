@@ -10,9 +10,11 @@
  * decide for themselves whether they can (prefetch, flow, socket
  * backpressure); the queue knows nothing about channels or sockets.
  *
- * Memory: ready messages beyond the queue's budget are paged out to a
- * PagedTail on disk and read back, in order, as the ready list in memory
- * runs low (queue-paging.ts).
+ * The ready messages themselves, in memory up to the queue's budget and
+ * paged out beyond it, are a ReadyMessages (ready-messages.ts). Here are the
+ * rules on top: TTLs (expired messages leave at the head, on access or by a
+ * timer), length limits with their overflow behaviours, and dead-lettering
+ * of what leaves that way or is rejected.
  */
 import { integerValue, longstrValue } from '../amqp/field-table.js';
 import type { FieldTable } from '../amqp/field-table.js';
@@ -20,9 +22,11 @@ import { PropertyFlag } from '../amqp/generated/properties.js';
 import type { DeathReason } from './dead-letter.js';
 import type { Binding } from './binding.js';
 import type { Message } from './message.js';
-import { entryBytes, PagedTail } from './queue-paging.js';
 import type { QueuePaging } from './queue-paging.js';
-import { QueueEntry, ReadyList } from './ready-list.js';
+import { QueueEntry } from './ready-list.js';
+import { ReadyMessages } from './ready-messages.js';
+
+export type Overflow = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
 
 /** What a queue needs from a consumer (lib/server/consumer.ts implements it). */
 export interface QueueConsumer {
@@ -79,20 +83,18 @@ export class Queue {
   unacked = 0;
   /** set for durable queues: logged messages' removals and deliveries are recorded */
   journal: QueueJournal | null = null;
-  /** set by the vhost: where ready messages beyond the memory budget go */
-  paging: QueuePaging | null = null;
   /** set by the vhost: routes dead-lettered messages to deadLetterExchange */
   deadLetters: DeadLetterSink | null = null;
   /** x-message-ttl in ms, -1 for none */
   readonly messageTtl: number;
   readonly deadLetterExchange: string | null;
   readonly deadLetterRoutingKey: string | null;
+  /** x-max-length and x-max-length-bytes, -1 for none */
+  readonly maxLength: number;
+  readonly maxLengthBytes: number;
+  readonly overflow: Overflow;
 
-  private readonly ready = new ReadyList();
-  /** bytes the ready list holds in memory (entryBytes of each) */
-  private memoryBytes = 0;
-  /** ready messages paged out, all newer than those in memory */
-  private tail: PagedTail | null = null;
+  private readonly ready: ReadyMessages;
   private readonly consumers: QueueConsumer[] = [];
   private nextConsumer = 0;
   private hadConsumers = false;
@@ -111,15 +113,42 @@ export class Queue {
     this.messageTtl = integerValue(o.arguments['x-message-ttl']) ?? -1;
     this.deadLetterExchange = longstrValue(o.arguments['x-dead-letter-exchange']) ?? null;
     this.deadLetterRoutingKey = longstrValue(o.arguments['x-dead-letter-routing-key']) ?? null;
+    this.maxLength = integerValue(o.arguments['x-max-length']) ?? -1;
+    this.maxLengthBytes = integerValue(o.arguments['x-max-length-bytes']) ?? -1;
+    this.overflow = (longstrValue(o.arguments['x-overflow']) as Overflow | undefined) ?? 'drop-head';
+    this.ready = new ReadyMessages(this);
+  }
+
+  /** set by the vhost: where ready messages beyond the memory budget go */
+  get paging(): QueuePaging | null {
+    return this.ready.paging;
+  }
+
+  set paging(p: QueuePaging | null) {
+    this.ready.paging = p;
   }
 
   get messageCount(): number {
-    return this.ready.length + (this.tail !== null ? this.tail.length : 0);
+    return this.ready.length;
   }
 
   /** ready messages paged out to disk */
   get pagedCount(): number {
-    return this.tail !== null ? this.tail.length : 0;
+    return this.ready.pagedCount;
+  }
+
+  /**
+   * With overflow reject-publish or reject-publish-dlx: whether this message
+   * would take the queue past its length limits, so it is refused (RabbitMQ's
+   * will_overflow, checked before any consumer is offered the message). The
+   * caller nacks the publish; reject-publish-dlx dead-letters it here.
+   */
+  refuses(message: Message): boolean {
+    if (this.overflow === 'drop-head' || (this.maxLength < 0 && this.maxLengthBytes < 0)) return false;
+    const over = (this.maxLength >= 0 && this.ready.length + 1 > this.maxLength) ||
+      (this.maxLengthBytes >= 0 && this.ready.bodyBytes + message.bodySize > this.maxLengthBytes);
+    if (over && this.overflow === 'reject-publish-dlx') this.deadLetter(new QueueEntry(0, message), 'maxlen');
+    return over;
   }
 
   get consumerCount(): number {
@@ -134,9 +163,19 @@ export class Queue {
     const e = new QueueEntry(++this.seq, message);
     const ttl = this.ttlOf(message);
     if (ttl >= 0) e.expiresAt = Date.now() + ttl;
-    this.add(e);
+    this.ready.push(e);
     if (this.consumers.length > 0) this.drain();
+    if (this.maxLength >= 0 || this.maxLengthBytes >= 0) this.dropHeadOverLimit();
     if (e.expiresAt !== 0 && this.expiryTimer === null) this.scheduleExpiry();
+  }
+
+  /** drop-head: past a length limit, the oldest ready messages leave (dead-lettered as maxlen). */
+  private dropHeadOverLimit(): void {
+    while ((this.maxLength >= 0 && this.ready.length > this.maxLength) || (this.maxLengthBytes >= 0 && this.ready.bodyBytes > this.maxLengthBytes)) {
+      const e = this.ready.shift()!;
+      this.deadLetter(e, 'maxlen');
+      this.removed(e);
+    }
   }
 
   /** The lower of the queue's TTL and the message's expiration (ms), or -1 for none. */
@@ -153,11 +192,9 @@ export class Queue {
   private expireHead(): void {
     const now = Date.now();
     for (;;) {
-      this.refill();
       const head = this.ready.peek();
       if (!head || head.expiresAt === 0 || head.expiresAt >= now) break;
       this.ready.shift();
-      this.memoryBytes -= entryBytes(head.message);
       this.expired(head);
     }
     this.scheduleExpiry();
@@ -178,6 +215,11 @@ export class Queue {
   /** An expired message leaves: dead-lettered if the queue has a dead-letter exchange. */
   private expired(e: QueueEntry): void {
     this.deadLetter(e, 'expired');
+    this.removed(e);
+  }
+
+  /** A ready message left for good (expired, dropped): recorded for a logged one. */
+  private removed(e: QueueEntry): void {
     if (this.journal && e.message.logId) this.journal.removed(this, e.message.logId);
   }
 
@@ -185,50 +227,11 @@ export class Queue {
     if (this.deadLetters !== null && this.deadLetterExchange !== null) this.deadLetters(this, e, reason);
   }
 
-  /** A new ready entry goes to memory, or to the paged tail when the tail is in use or memory is full. */
-  private add(e: QueueEntry): void {
-    const size = entryBytes(e.message);
-    const paging = this.paging;
-    if (paging !== null && ((this.tail !== null && this.tail.length > 0) || this.memoryBytes + size > paging.budgetBytes) && this.pageOut(e, paging)) return;
-    this.ready.push(e);
-    this.memoryBytes += size;
-  }
-
-  /** false when the disk refused: the tail is then read back, so the entry can follow it in memory, in order */
-  private pageOut(e: QueueEntry, paging: QueuePaging): boolean {
-    try {
-      (this.tail ??= new PagedTail(paging.newDir())).push(e);
-      return true;
-    } catch (err) {
-      paging.failed(this, err);
-      if (this.tail !== null && this.tail.length > 0) this.pageIn(Infinity);
-      return false;
-    }
-  }
-
-  /** Read paged entries back into memory until the budget is reached (or the tail is empty). */
-  private pageIn(budget: number): void {
-    const tail = this.tail!;
-    do {
-      const e = tail.shift()!;
-      this.ready.push(e);
-      this.memoryBytes += entryBytes(e.message);
-    } while (tail.length > 0 && this.memoryBytes < budget);
-  }
-
-  /** Refill memory from the paged tail when it runs low. */
-  private refill(): void {
-    const tail = this.tail;
-    if (tail !== null && tail.length > 0 && this.memoryBytes < this.paging!.budgetBytes / 2) this.pageIn(this.paging!.budgetBytes);
-  }
-
   /** The next ready entry that has not expired (expired ones met on the way leave). */
   private next(): QueueEntry | undefined {
     for (;;) {
-      this.refill();
       const e = this.ready.shift();
       if (!e) return undefined;
-      this.memoryBytes -= entryBytes(e.message);
       if (e.expiresAt !== 0 && e.expiresAt < Date.now()) {
         this.expired(e);
         continue;
@@ -243,7 +246,7 @@ export class Queue {
     this.draining = true;
     try {
       const consumers = this.consumers;
-      while (this.ready.length > 0 || (this.tail !== null && this.tail.length > 0)) {
+      while (this.ready.length > 0) {
         const n = consumers.length;
         let picked: QueueConsumer | undefined;
         for (let i = 0; i < n; i++) {
@@ -295,7 +298,7 @@ export class Queue {
     const e = new QueueEntry(++this.seq, message);
     e.redelivered = delivered;
     e.delivered = delivered;
-    this.add(e);
+    this.ready.push(e);
   }
 
   /** An entry goes to a consumer or basic.get: settled now (no ack), or counted as unacked. */
@@ -321,9 +324,7 @@ export class Queue {
     for (const e of entries) {
       e.redelivered = true;
       this.unacked--;
-      // older than anything paged: it goes back into memory
       this.ready.insertBySeq(e);
-      this.memoryBytes += entryBytes(e.message);
     }
     this.drain();
     if (this.expiryTimer === null) this.scheduleExpiry();
@@ -348,21 +349,8 @@ export class Queue {
   /** Drop every ready message; returns how many. */
   purge(): number {
     const journal = this.journal;
-    if (journal) {
-      this.ready.forEach((e) => {
-        if (e.message.logId) journal.removed(this, e.message.logId);
-      });
-      this.tail?.forEachLogId((id) => journal.removed(this, id));
-    }
-    return this.clearReady();
-  }
-
-  /** Drop the ready messages, in memory and paged; returns how many. */
-  private clearReady(): number {
-    const paged = this.pagedCount;
-    this.tail?.clear();
-    this.memoryBytes = 0;
-    return this.ready.clear() + paged;
+    if (journal) this.ready.forEachLogId((id) => journal.removed(this, id));
+    return this.ready.clear();
   }
 
   /** The queue is being deleted: consumers are told, messages dropped. Returns the ready count. */
@@ -373,12 +361,9 @@ export class Queue {
     const journal = this.journal;
     if (journal) {
       journal.deleted(this);
-      this.ready.forEach((e) => this.forget(e));
-      this.tail?.forEachLogId((id) => journal.forgotten(this, id));
+      this.ready.forEachLogId((id) => journal.forgotten(this, id));
     }
-    const count = this.clearReady();
-    this.tail?.destroy();
-    this.tail = null;
+    const count = this.ready.destroy();
     const consumers = this.consumers.splice(0);
     for (const c of consumers) c.queueDeleted(this);
     return count;

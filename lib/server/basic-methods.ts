@@ -158,6 +158,14 @@ function publish(ch: Channel, m: BasicPublish, c: Content): void {
     if (confirms) confirms.confirm(tag);
     return;
   }
+  // queues with overflow reject-publish(-dlx) that are full refuse it: the publisher gets a nack
+  let refused = false;
+  for (let i = routed.length - 1; i >= 0; i--) {
+    if (routed[i]!.refuses(message)) {
+      refused = true;
+      routed.splice(i, 1);
+    }
+  }
   const durable = message.propertyFlags & PropertyFlag.DeliveryMode && message.decodedProperties().deliveryMode === 2 ? durableQueues(routed) : null;
   if (durable) {
     // persistent on a durable queue: logged before it is enqueued (a delivery may record its removal
@@ -165,10 +173,11 @@ function publish(ch: Channel, m: BasicPublish, c: Content): void {
     message.logId = ch.host.newMessageId();
     ch.host.logMessage(
       publishRecord(message, vhost.name, durable),
-      confirms ? confirms.awaitCommit(tag) : ignoreCommit,
+      confirms ? confirms.awaitCommit(tag, refused) : ignoreCommit,
     );
   } else if (confirms) {
-    confirms.confirm(tag);
+    if (refused) confirms.refuse(tag);
+    else confirms.confirm(tag);
   }
   for (let i = 0; i < routed.length; i++) routed[i]!.enqueue(message);
   routed.length = 0;

@@ -41,12 +41,22 @@ export class PublisherConfirms {
     this.schedule();
   }
 
-  /** The publish waits for the disk: returns the callback the log calls when it is there (or failed). */
-  awaitCommit(tag: number): (err: Error | null) => void {
+  /** The publish was refused (a full queue with overflow reject-publish): basic.nack. */
+  refuse(tag: number): void {
+    this.nacks.push(tag);
+    this.schedule();
+  }
+
+  /**
+   * The publish waits for the disk: returns the callback the log calls when
+   * it is there (or failed). `refused`: a queue refused it, so it is nacked
+   * even once the others have it on disk.
+   */
+  awaitCommit(tag: number, refused = false): (err: Error | null) => void {
     this.waiting.add(tag);
     return (err) => {
       this.waiting.delete(tag);
-      (err ? this.nacks : this.acks).push(tag);
+      (err || refused ? this.nacks : this.acks).push(tag);
       this.schedule();
     };
   }
