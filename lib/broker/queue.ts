@@ -93,6 +93,10 @@ export class Queue {
   readonly maxLength: number;
   readonly maxLengthBytes: number;
   readonly overflow: Overflow;
+  /** x-expires in ms, -1 for none: an unused queue is deleted this long after its last use */
+  readonly expires: number;
+  /** set by the vhost: deletes the queue when x-expires runs out */
+  expiredHook: ((q: Queue) => void) | null = null;
 
   private readonly ready: ReadyMessages;
   private readonly consumers: QueueConsumer[] = [];
@@ -102,6 +106,8 @@ export class Queue {
   private draining = false;
   /** drops expired messages from the head when nobody takes them */
   private expiryTimer: NodeJS.Timeout | null = null;
+  /** x-expires: runs while the queue has no consumers */
+  private unusedTimer: NodeJS.Timeout | null = null;
 
   constructor(name: string, vhost: string, o: QueueOptions, owner: QueueOwner | null) {
     this.name = name;
@@ -116,7 +122,26 @@ export class Queue {
     this.maxLength = integerValue(o.arguments['x-max-length']) ?? -1;
     this.maxLengthBytes = integerValue(o.arguments['x-max-length-bytes']) ?? -1;
     this.overflow = (longstrValue(o.arguments['x-overflow']) as Overflow | undefined) ?? 'drop-head';
+    this.expires = integerValue(o.arguments['x-expires']) ?? -1;
     this.ready = new ReadyMessages(this);
+  }
+
+  /**
+   * The queue was used (declared, passively too, or read with basic.get;
+   * publishing does not count, as in RabbitMQ): with x-expires, an unused
+   * queue is deleted x-expires ms after its last use, and a queue with
+   * consumers is never unused.
+   */
+  touch(): void {
+    if (this.expires < 0 || this.deleted) return;
+    if (this.unusedTimer !== null) clearTimeout(this.unusedTimer);
+    this.unusedTimer = null;
+    if (this.consumers.length > 0) return;
+    this.unusedTimer = setTimeout(() => {
+      this.unusedTimer = null;
+      if (!this.deleted && this.consumers.length === 0) this.expiredHook?.(this);
+    }, this.expires);
+    this.unusedTimer.unref();
   }
 
   /** set by the vhost: where ready messages beyond the memory budget go */
@@ -270,6 +295,7 @@ export class Queue {
 
   /** basic.get: the next ready message, if any. */
   get(noAck: boolean): QueueEntry | undefined {
+    this.touch();
     const entry = this.next();
     if (entry) this.leaving(entry, noAck);
     return entry;
@@ -332,6 +358,7 @@ export class Queue {
 
   addConsumer(c: QueueConsumer): void {
     this.consumers.push(c);
+    this.touch();
     this.hadConsumers = true;
     this.drain();
   }
@@ -343,6 +370,7 @@ export class Queue {
     this.consumers.splice(i, 1);
     if (this.nextConsumer > i) this.nextConsumer--;
     if (this.nextConsumer >= this.consumers.length) this.nextConsumer = 0;
+    if (this.consumers.length === 0) this.touch();
     return this.autoDelete && this.hadConsumers && this.consumers.length === 0 && !this.deleted;
   }
 
@@ -357,7 +385,8 @@ export class Queue {
   close(): number {
     this.deleted = true;
     if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
-    this.expiryTimer = null;
+    if (this.unusedTimer !== null) clearTimeout(this.unusedTimer);
+    this.expiryTimer = this.unusedTimer = null;
     const journal = this.journal;
     if (journal) {
       journal.deleted(this);

@@ -121,7 +121,9 @@ export function deleteExchange(vhost: VirtualHost, rawName: string, ifUnused: bo
 export function declareQueue(vhost: VirtualHost, d: QueueDeclaration, owner: QueueOwner): QueueDeclared {
   const stripped = stripCrLf(d.name);
   if (d.passive) {
-    return { queue: queueForUse(vhost, stripped, owner), created: false };
+    const queue = queueForUse(vhost, stripped, owner);
+    queue.touch(); // a passive declare renews an x-expires lease
+    return { queue, created: false };
   }
   let name = stripped;
   if (name === '') name = generatedName('amq.gen');
@@ -135,6 +137,7 @@ export function declareQueue(vhost: VirtualHost, d: QueueDeclaration, owner: Que
     assertFieldEquivalent('durable', res, existing.durable, durable);
     assertFieldEquivalent('auto_delete', res, existing.autoDelete, d.autoDelete);
     assertArgumentsEquivalent(QUEUE_EQUIVALENCE_ARGS, res, existing.arguments, d.arguments);
+    existing.touch();
     return { queue: existing, created: false };
   }
   checkQueueArguments(d.arguments, queueResource(name, vhost.name));

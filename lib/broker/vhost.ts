@@ -120,6 +120,11 @@ export class VirtualHost {
     for (const t of targets) t.enqueue(m);
   };
 
+  /** x-expires ran out: the queue is deleted as by queue.delete. */
+  private readonly queueExpired = (q: Queue): void => {
+    this.deleteQueue(q);
+  };
+
   addExchange(name: string, type: string, o: ExchangeOptions): Exchange {
     const x = createExchange(type, name, this.name, o);
     this.exchanges.set(name, x);
@@ -132,8 +137,10 @@ export class VirtualHost {
     if (isPersisted(q)) q.journal = this.journal;
     q.paging = this.paging;
     q.deadLetters = this.deadLetter;
+    q.expiredHook = this.queueExpired;
     this.queues.set(name, q);
     if (isPersisted(q)) this.durableChanged();
+    q.touch();
     return q;
   }
 
