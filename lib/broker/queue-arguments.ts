@@ -93,3 +93,21 @@ export function checkQueueArguments(args: FieldTable, resource: string): void {
     if (error !== null) throw preconditionFailed(`invalid arg '${key}' for ${resource}: ${error}`);
   }
 }
+
+const CONSUME_CHECKS: readonly (readonly [string, Check])[] = [
+  ['x-priority', (v) => {
+    const n = integer(v);
+    return typeof n === 'string' ? n : null;
+  }],
+  ['x-cancel-on-ha-failover', bool],
+];
+
+/** basic.consume arguments (rabbit_amqqueue:check_consume_arguments): 406 as for queue.declare. */
+export function checkConsumeArguments(args: FieldTable, resource: string): void {
+  for (const [key, check] of CONSUME_CHECKS) {
+    const v = args[key];
+    if (v === undefined) continue;
+    const error = check(v, args);
+    if (error !== null) throw preconditionFailed(`invalid arg '${key}' for ${resource}: ${error}`);
+  }
+}

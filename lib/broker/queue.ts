@@ -1,7 +1,7 @@
 /**
- * A queue: its identity and flags, the messages waiting for a consumer
- * (ReadyList), its consumers and the round robin between them, and the
- * count of messages delivered but not yet acknowledged.
+ * A queue: its identity and flags, the messages waiting for a consumer,
+ * its consumers (QueueConsumers: priorities, round robin, single active
+ * consumer), and the count of messages delivered but not yet acknowledged.
  *
  * Delivery is pull-free and synchronous: enqueue() and anything that may let
  * a consumer take more (an ack, a socket draining, a new consumer) call
@@ -24,6 +24,7 @@ import type { Binding } from './binding.js';
 import type { Message } from './message.js';
 import type { QueuePaging } from './queue-paging.js';
 import { QueueEntry } from './ready-list.js';
+import { QueueConsumers } from './queue-consumers.js';
 import { ReadyMessages } from './ready-messages.js';
 
 export type Overflow = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
@@ -34,6 +35,8 @@ export interface QueueConsumer {
   readonly exclusive: boolean;
   /** true when no acknowledgement will come: the message is settled on delivery */
   readonly noAck: boolean;
+  /** x-priority of basic.consume (0 by default): higher ones get messages first */
+  readonly priority: number;
   /** Can it take one more message now? (prefetch, channel.flow, socket backpressure) */
   canTake(): boolean;
   deliver(queue: Queue, entry: QueueEntry): void;
@@ -99,8 +102,7 @@ export class Queue {
   expiredHook: ((q: Queue) => void) | null = null;
 
   private readonly ready: ReadyMessages;
-  private readonly consumers: QueueConsumer[] = [];
-  private nextConsumer = 0;
+  private readonly consumers: QueueConsumers;
   private hadConsumers = false;
   private seq = 0;
   private draining = false;
@@ -124,6 +126,7 @@ export class Queue {
     this.overflow = (longstrValue(o.arguments['x-overflow']) as Overflow | undefined) ?? 'drop-head';
     this.expires = integerValue(o.arguments['x-expires']) ?? -1;
     this.ready = new ReadyMessages(this);
+    this.consumers = new QueueConsumers(o.arguments['x-single-active-consumer'] === true);
   }
 
   /**
@@ -181,7 +184,7 @@ export class Queue {
   }
 
   get hasExclusiveConsumer(): boolean {
-    return this.consumers.length === 1 && this.consumers[0]!.exclusive;
+    return this.consumers.hasExclusive;
   }
 
   enqueue(message: Message): void {
@@ -265,23 +268,13 @@ export class Queue {
     }
   }
 
-  /** Hand ready messages to consumers that can take them, round robin. */
+  /** Hand ready messages to consumers that can take them (see QueueConsumers for which). */
   drain(): void {
     if (this.draining) return;
     this.draining = true;
     try {
-      const consumers = this.consumers;
       while (this.ready.length > 0) {
-        const n = consumers.length;
-        let picked: QueueConsumer | undefined;
-        for (let i = 0; i < n; i++) {
-          const c = consumers[(this.nextConsumer + i) % n]!;
-          if (c.canTake()) {
-            picked = c;
-            this.nextConsumer = (this.nextConsumer + i + 1) % n;
-            break;
-          }
-        }
+        const picked = this.consumers.pick();
         if (!picked) return;
         const entry = this.next();
         if (!entry) return;
@@ -357,7 +350,7 @@ export class Queue {
   }
 
   addConsumer(c: QueueConsumer): void {
-    this.consumers.push(c);
+    this.consumers.add(c);
     this.touch();
     this.hadConsumers = true;
     this.drain();
@@ -365,12 +358,9 @@ export class Queue {
 
   /** Returns true when this was the last consumer of an auto-delete queue (the caller deletes it). */
   removeConsumer(c: QueueConsumer): boolean {
-    const i = this.consumers.indexOf(c);
-    if (i < 0) return false;
-    this.consumers.splice(i, 1);
-    if (this.nextConsumer > i) this.nextConsumer--;
-    if (this.nextConsumer >= this.consumers.length) this.nextConsumer = 0;
+    if (!this.consumers.remove(c)) return false;
     if (this.consumers.length === 0) this.touch();
+    else this.drain(); // a single-active queue hands over to the next consumer
     return this.autoDelete && this.hadConsumers && this.consumers.length === 0 && !this.deleted;
   }
 
@@ -393,8 +383,7 @@ export class Queue {
       this.ready.forEachLogId((id) => journal.forgotten(this, id));
     }
     const count = this.ready.destroy();
-    const consumers = this.consumers.splice(0);
-    for (const c of consumers) c.queueDeleted(this);
+    for (const c of this.consumers.takeAll()) c.queueDeleted(this);
     return count;
   }
 }

@@ -17,7 +17,9 @@ import {
 } from '../amqp/generated/methods.js';
 import type { AnyMethod, BasicConsume, BasicGet, BasicPublish } from '../amqp/generated/methods.js';
 import { PropertyFlag } from '../amqp/generated/properties.js';
+import { integerValue } from '../amqp/field-table.js';
 import { parseExpiration } from '../broker/expiry.js';
+import { checkConsumeArguments } from '../broker/queue-arguments.js';
 import { Message, publishRecord } from '../broker/message.js';
 import type { Queue } from '../broker/queue.js';
 import { generatedName, queueResource } from '../broker/resource-names.js';
@@ -94,11 +96,12 @@ function consume(ch: Channel, m: BasicConsume): void {
     throw notAllowed(`attempt to reuse consumer tag '${m.consumerTag}'`);
   }
   const queue = queueForUse(ch.vhost, ch.queueName(m.queue), ch.host.queueOwner);
+  checkConsumeArguments(m.arguments, queueResource(queue.name, queue.vhost));
   if (queue.hasExclusiveConsumer || (m.exclusive && queue.consumerCount > 0)) {
     throw accessRefused(`${queueResource(queue.name, queue.vhost)} in exclusive use`);
   }
   const tag = m.consumerTag === '' ? generatedName('amq.ctag') : m.consumerTag;
-  const consumer = new Consumer(ch, tag, queue, m.noAck, m.exclusive, ch.consumerPrefetch);
+  const consumer = new Consumer(ch, tag, queue, m.noAck, m.exclusive, ch.consumerPrefetch, integerValue(m.arguments['x-priority']) ?? 0);
   ch.consumers.set(tag, consumer);
   // consume-ok goes out before the first delivery
   if (!m.noWait) ch.host.sendMethod(ch.id, encodeBasicConsumeOk, { consumerTag: tag });

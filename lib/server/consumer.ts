@@ -20,17 +20,19 @@ export class Consumer implements QueueConsumer {
   readonly exclusive: boolean;
   /** basic.qos prefetch_count (global=false) at the time of basic.consume; 0 = unlimited */
   readonly prefetch: number;
+  readonly priority: number;
   /** deliveries not yet acknowledged */
   unacked = 0;
   private readonly channel: ConsumerChannel;
 
-  constructor(channel: ConsumerChannel, tag: string, queue: Queue, noAck: boolean, exclusive: boolean, prefetch: number) {
+  constructor(channel: ConsumerChannel, tag: string, queue: Queue, noAck: boolean, exclusive: boolean, prefetch: number, priority = 0) {
     this.channel = channel;
     this.tag = tag;
     this.queue = queue;
     this.noAck = noAck;
     this.exclusive = exclusive;
     this.prefetch = prefetch;
+    this.priority = priority;
   }
 
   canTake(): boolean {

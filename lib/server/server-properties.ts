@@ -15,6 +15,7 @@ export const CAPABILITIES: Readonly<Record<string, boolean>> = {
   'basic.nack': true,
   consumer_cancel_notify: true,
   'connection.blocked': true,
+  consumer_priorities: true,
   authentication_failure_close: true,
   per_consumer_qos: true,
 };

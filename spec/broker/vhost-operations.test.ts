@@ -53,7 +53,7 @@ function enqueue(vh: VirtualHost, queue: string, n: number): void {
 }
 
 const consumer: QueueConsumer = {
-  tag: 'c', exclusive: false, noAck: false, canTake: () => false, deliver: () => {}, queueDeleted: () => {},
+  tag: 'c', exclusive: false, noAck: false, priority: 0, canTake: () => false, deliver: () => {}, queueDeleted: () => {},
 };
 
 t.test('exchange.declare', async (t) => {

@@ -46,7 +46,7 @@ class FakeConsumer implements QueueConsumer {
   readonly deliveries: QueueEntry[] = [];
   readonly deletedBy: Queue[] = [];
   limit = Infinity;
-  constructor(readonly tag: string, readonly noAck = false, readonly exclusive = false) {}
+  constructor(readonly tag: string, readonly noAck = false, readonly exclusive = false, readonly priority = 0) {}
   canTake = (): boolean => this.deliveries.length < this.limit;
   deliver = (_queue: Queue, entry: QueueEntry): void => void this.deliveries.push(entry);
   queueDeleted = (queue: Queue): void => void this.deletedBy.push(queue);
