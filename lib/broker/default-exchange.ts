@@ -17,8 +17,8 @@ export class DefaultExchange extends Exchange {
     this.queues = queues;
   }
 
-  route(message: Message, out: Destination[]): void {
-    const q = this.queues.get(message.routingKey);
+  route(_message: Message, routingKey: string, out: Destination[]): void {
+    const q = this.queues.get(routingKey);
     if (q) out.push(q);
   }
 

@@ -7,8 +7,8 @@ export class DirectExchange extends Exchange {
   readonly type = 'direct';
   private readonly byKey = new Map<string, Destination[]>();
 
-  route(message: Message, out: Destination[]): void {
-    const ds = this.byKey.get(message.routingKey);
+  route(_message: Message, routingKey: string, out: Destination[]): void {
+    const ds = this.byKey.get(routingKey);
     if (ds) for (let i = 0; i < ds.length; i++) out.push(ds[i]!);
   }
 

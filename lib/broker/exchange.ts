@@ -45,8 +45,8 @@ export abstract class Exchange {
     this.alternateExchange = longstrValue(o.arguments['alternate-exchange']) ?? null;
   }
 
-  /** Push the destinations this message goes to (duplicates allowed; the router removes them). */
-  abstract route(message: Message, out: Destination[]): void;
+  /** Push the destinations this message goes to with this routing key (duplicates allowed; the router removes them). */
+  abstract route(message: Message, routingKey: string, out: Destination[]): void;
 
   /** Check a new binding's arguments; returns a PRECONDITION_FAILED text, or null. */
   validateBinding(_args: FieldTable): string | null {

@@ -7,7 +7,7 @@ export class FanoutExchange extends Exchange {
   readonly type = 'fanout';
   private readonly destinations: Destination[] = [];
 
-  route(_message: Message, out: Destination[]): void {
+  route(_message: Message, _routingKey: string, out: Destination[]): void {
     const ds = this.destinations;
     for (let i = 0; i < ds.length; i++) out.push(ds[i]!);
   }

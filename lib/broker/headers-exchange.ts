@@ -19,7 +19,7 @@ export class HeadersExchange extends Exchange {
   readonly type = 'headers';
   private compiled: CompiledBinding[] = [];
 
-  route(message: Message, out: Destination[]): void {
+  route(message: Message, _routingKey: string, out: Destination[]): void {
     if (this.compiled.length === 0) return;
     const headers = message.headers;
     for (const c of this.compiled) if (headersMatch(c.matcher, headers)) out.push(c.binding.destination);

@@ -8,8 +8,8 @@ export class TopicExchange extends Exchange {
   readonly type = 'topic';
   private readonly trie = new TopicTrie<Destination>();
 
-  route(message: Message, out: Destination[]): void {
-    this.trie.match(message.routingKey, out);
+  route(_message: Message, routingKey: string, out: Destination[]): void {
+    this.trie.match(routingKey, out);
   }
 
   protected onBind(b: Binding): void {

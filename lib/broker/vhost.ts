@@ -18,7 +18,7 @@ import type { Message } from './message.js';
 import { Queue } from './queue.js';
 import type { QueuePaging } from './queue-paging.js';
 import type { DeadLetterSink, QueueJournal, QueueOptions, QueueOwner } from './queue.js';
-import { deadLetteredMessage, isDeadLetterCycle } from './dead-letter.js';
+import { deadLetteredMessage, isDeadLetterCycle, routingKeysOf } from './dead-letter.js';
 
 export interface VhostMetadata {
   description?: string;
@@ -72,27 +72,29 @@ export class VirtualHost {
    * An exchange that routes the message nowhere (no queue, no exchange)
    * hands it to its alternate exchange, if that exists, as RabbitMQ's
    * route1/process_alternate do; an exchange is visited once per message,
-   * so chains of alternates cannot loop.
+   * so chains of alternates cannot loop. `ccKeys`: the routing keys of the
+   * message's CC and BCC headers, routed with besides its routing key.
    */
-  route(exchange: Exchange, message: Message, out: Queue[]): void {
+  route(exchange: Exchange, message: Message, out: Queue[], ccKeys: readonly string[] | null = null): void {
     const pass = ++this.routePass;
     const pending = this.scratch;
     pending.length = 0;
     exchange.routeMark = pass;
-    this.routeVia(exchange, message, pending, pass);
+    this.routeVia(exchange, message, pending, pass, ccKeys);
     for (let i = 0; i < pending.length; i++) {
       const d = pending[i]!;
       if (d.routeMark === pass) continue;
       d.routeMark = pass;
       if (d.kind === 'queue') out.push(d);
-      else this.routeVia(d, message, pending, pass);
+      else this.routeVia(d, message, pending, pass, ccKeys);
     }
     pending.length = 0;
   }
 
-  private routeVia(x: Exchange, message: Message, pending: Destination[], pass: number): void {
+  private routeVia(x: Exchange, message: Message, pending: Destination[], pass: number, ccKeys: readonly string[] | null): void {
     const before = pending.length;
-    x.route(message, pending);
+    x.route(message, message.routingKey, pending);
+    if (ccKeys !== null) for (const k of ccKeys) x.route(message, k, pending);
     if (pending.length !== before || x.alternateExchange === null) return;
     const alternate = this.exchanges.get(x.alternateExchange);
     if (alternate && alternate.routeMark !== pass) pending.push(alternate);
@@ -109,7 +111,9 @@ export class VirtualHost {
     if (!dlx) return;
     const m = deadLetteredMessage(e.message, q.name, reason, dlx.name, q.deadLetterRoutingKey ?? e.message.routingKey);
     const targets: Queue[] = [];
-    this.route(dlx, m, targets);
+    // without a dead-letter routing key, the message's CC keys route it too (RabbitMQ keeps all its routing keys)
+    const cc = q.deadLetterRoutingKey === null ? routingKeysOf(e.message, e.message.headers).slice(1) : [];
+    this.route(dlx, m, targets, cc.length > 0 ? cc : null);
     let durable: string[] | null = null;
     for (let i = targets.length - 1; i >= 0; i--) {
       const t = targets[i]!;

@@ -20,6 +20,7 @@ import { PropertyFlag } from '../amqp/generated/properties.js';
 import { integerValue } from '../amqp/field-table.js';
 import { parseExpiration } from '../broker/expiry.js';
 import { checkConsumeArguments } from '../broker/queue-arguments.js';
+import { senderSelectedKeys, withoutBcc } from '../broker/sender-selected.js';
 import { Message, publishRecord } from '../broker/message.js';
 import type { Queue } from '../broker/queue.js';
 import { generatedName, queueResource } from '../broker/resource-names.js';
@@ -147,12 +148,20 @@ function publish(ch: Channel, m: BasicPublish, c: Content): void {
   if (exchange.internal) throw accessRefused(`cannot publish to internal exchange '${exchange.name}' in vhost '${vhost.name}'`);
   // reuse the previous publish's strings when equal, so queued messages share one copy
   if (m.routingKey !== ch.lastRoutingKey) ch.lastRoutingKey = m.routingKey;
-  const message = new Message(exchange.name, ch.lastRoutingKey, c.properties, c.body, c.bodySize);
-  if (message.propertyFlags !== 0) checkProperties(ch, message);
+  let message = new Message(exchange.name, ch.lastRoutingKey, c.properties, c.body, c.bodySize);
+  let ccKeys: string[] | null = null;
+  if (message.propertyFlags !== 0) {
+    checkProperties(ch, message);
+    const headers = message.propertyFlags & PropertyFlag.Headers ? message.headers : undefined;
+    if (headers && (headers.CC !== undefined || headers.BCC !== undefined)) {
+      ccKeys = senderSelectedKeys(headers);
+      if (headers.BCC !== undefined) message = withoutBcc(message);
+    }
+  }
   const confirms = ch.confirms;
   const tag = confirms ? confirms.next() : 0;
   routed.length = 0;
-  vhost.route(exchange, message, routed);
+  vhost.route(exchange, message, routed, ccKeys);
   if (routed.length === 0) {
     // a return goes out before the confirm
     if (m.mandatory) {
