@@ -11,7 +11,7 @@ const PYTHON = '/usr/bin/python3';
 const hasPika = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import pika']).status === 0;
 const skip = hasPika ? false : 'python3-pika is not installed (apt-get install python3-pika; .ci/run installs it)';
 
-t.test('pika: 100 channels, auth failure, unknown vhost, 540', { skip }, async (t) => {
+t.test('pika: 100 channels, auth failure, unknown vhost, a transaction', { skip }, async (t) => {
   const w = await startWarren(t);
   const out = await new Promise<string>((resolve, reject) => {
     execFile(PYTHON, [join(REPO_ROOT, 'conformance/clients/pika_connection.py'), String(w.port)], { env: cleanEnv(), timeout: 60_000 }, (err, stdout, stderr) => {
@@ -26,5 +26,6 @@ t.test('pika: 100 channels, auth failure, unknown vhost, 540', { skip }, async (
   t.equal(r.clean_close, true);
   t.match(r.wrong_password, /^ProbableAuthenticationError|AuthenticationError|ACCESS_REFUSED/);
   t.match(r.unknown_vhost, /530.*NOT_ALLOWED - vhost no-such-vhost not found/);
-  t.same(r.tx_select, [540, 'NOT_IMPLEMENTED - tx.select is not implemented yet']);
+  t.equal(r.tx_committed, 1, 'a committed publish arrives');
+  t.same(r.tx_commit_without_select, [406, 'PRECONDITION_FAILED - channel is not transactional']);
 });

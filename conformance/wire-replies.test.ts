@@ -25,8 +25,6 @@ const SLOW = new Set([
   'connection-close-by-client',
 ]);
 
-const TX = 'needs tx.* (issue 5: message lifecycle); answers 540 until then';
-
 /** Where warren's replies differ from RabbitMQ 3.10's, and why. */
 const DIFFERENCES = new Map<string, string>([
   // deliberate
@@ -40,10 +38,6 @@ const DIFFERENCES = new Map<string, string>([
   ['body-longer-than-header', 'warren refuses a body frame that overruns its header at once (505); RabbitMQ notices at the next frame, with the same text'],
   ['body-split-5-6-of-10', 'warren refuses a body frame that overruns its header at once (505); RabbitMQ notices at the next frame, with the same text'],
   ['exchange-declare-unknown-type', "RabbitMQ 3.13+ behaviour: 406 closes the channel only (3.10 closed the connection with 503); same text"],
-  // later issues
-  ['tx-then-confirm', TX],
-  ['tx-commit-without-select', TX],
-  ['tx-rollback-without-select', TX],
 ]);
 
 interface Shape {

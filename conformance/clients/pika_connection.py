@@ -44,13 +44,20 @@ try:
 except pika.exceptions.AMQPConnectionError as e:
     result["unknown_vhost"] = type(e).__name__ + ": " + str(e)
 
-# 4. a method of a later issue (tx.select): pika sees the connection closed with 540
+# 4. transactions: a committed publish arrives; tx.commit without tx.select closes the channel with 406
 conn = pika.BlockingConnection(params())
 ch = conn.channel()
+q = ch.queue_declare(queue="", exclusive=True).method.queue
+ch.tx_select()
+ch.basic_publish(exchange="", routing_key=q, body=b"in a transaction")
+ch.tx_commit()
+result["tx_committed"] = ch.queue_declare(queue=q, passive=True).method.message_count
+ch2 = conn.channel()
 try:
-    ch.tx_select()
-    result["tx_select"] = "ok"
-except pika.exceptions.ConnectionClosedByBroker as e:
-    result["tx_select"] = [e.reply_code, e.reply_text]
+    ch2.tx_commit()
+    result["tx_commit_without_select"] = "ok"
+except pika.exceptions.ChannelClosedByBroker as e:
+    result["tx_commit_without_select"] = [e.reply_code, e.reply_text]
+conn.close()
 
 print(json.dumps(result))

@@ -26,7 +26,9 @@ import type { Message } from '../broker/message.js';
 import type { Queue, QueueOwner } from '../broker/queue.js';
 import type { QueueEntry } from '../broker/ready-list.js';
 import type { VirtualHost } from '../broker/vhost.js';
-import { handleBasicMethod, handlePublish } from './basic-methods.js';
+import { handleBasicMethod } from './basic-methods.js';
+import { handlePublish } from './publish.js';
+import { handleTxMethod, Transaction } from './transaction.js';
 import type { Consumer, ConsumerChannel } from './consumer.js';
 import { ContentAssembler } from './content-assembler.js';
 import type { Content } from './content-assembler.js';
@@ -85,6 +87,8 @@ export class Channel implements ConsumerChannel {
   mostRecentQueue = '';
   /** publisher confirms, after confirm.select */
   confirms: PublisherConfirms | null = null;
+  /** the open transaction, after tx.select */
+  tx: Transaction | null = null;
   /** the routing key of the last publish, shared by the messages that repeat it */
   lastRoutingKey = '';
   private lastTag = 0;
@@ -110,6 +114,7 @@ export class Channel implements ConsumerChannel {
     const cls = m.id >>> 16;
     if (cls === 40 || cls === 50) return handleEntityMethod(this, m);
     if (cls === 60 && m.id !== Method.BasicPublish && handleBasicMethod(this, m)) return;
+    if (cls === 90 && handleTxMethod(this, m)) return;
     switch (m.id) {
       case Method.ChannelFlow:
         // RabbitMQ answers active=false with 540; warren honours it (deliveries pause) as the spec intends.
@@ -118,6 +123,7 @@ export class Channel implements ConsumerChannel {
         if (m.active) this.resumeDeliveries();
         return;
       case Method.ConfirmSelect:
+        if (this.tx) throw preconditionFailed('cannot switch from tx to confirm mode').forMethod(m.id);
         if (!this.confirms) {
           this.confirms = new PublisherConfirms((tag, multiple, ack) => {
             if (ack) this.host.sendMethod(this.id, encodeBasicAck, { deliveryTag: tag, multiple });
@@ -126,9 +132,6 @@ export class Channel implements ConsumerChannel {
         }
         if (!m.nowait) this.host.sendMethod(this.id, encodeConfirmSelectOk, {});
         return;
-      case Method.TxSelect:
-        if (this.confirms) throw preconditionFailed('cannot switch from confirm to tx mode').forMethod(m.id);
-        throw notImplemented('tx.select is not implemented yet').forMethod(m.id);
       case Method.ChannelFlowOk:
         // the client acknowledging a server-sent flow: warren never sends one, so there is nothing to track
         return;
@@ -272,7 +275,9 @@ export class Channel implements ConsumerChannel {
   teardown(): void {
     this.state = ChannelState.Closing;
     this.content.reset();
-    const pending = this.unacked.takeAll();
+    // what an uncommitted transaction acknowledged is requeued with the rest
+    const pending = [...this.unacked.takeAll(), ...(this.tx?.heldDeliveries() ?? [])];
+    this.tx?.clear();
     if (pending.length > 0) this.requeue(pending);
     for (const c of [...this.consumers.values()]) this.cancelConsumer(c);
   }

@@ -49,6 +49,14 @@ export class UnackedDeliveries {
     return taken;
   }
 
+  /** Put taken deliveries back (a rolled-back transaction's acks), keeping tag order. */
+  restore(deliveries: readonly Delivery[]): void {
+    if (deliveries.length === 0) return;
+    const all = [...this.byTag.values(), ...deliveries].sort((a, b) => a.tag - b.tag);
+    this.byTag.clear();
+    for (const d of all) this.byTag.set(d.tag, d);
+  }
+
   takeAll(): Delivery[] {
     const all = [...this.byTag.values()];
     this.byTag.clear();
