@@ -25,7 +25,9 @@ import type { Message } from './message.js';
 import type { QueuePaging } from './queue-paging.js';
 import { QueueEntry } from './ready-list.js';
 import { QueueConsumers } from './queue-consumers.js';
+import { PriorityReady } from './priority-ready.js';
 import { ReadyMessages } from './ready-messages.js';
+import type { ReadyStore } from './ready-messages.js';
 
 export type Overflow = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
 
@@ -101,7 +103,7 @@ export class Queue {
   /** set by the vhost: deletes the queue when x-expires runs out */
   expiredHook: ((q: Queue) => void) | null = null;
 
-  private readonly ready: ReadyMessages;
+  private readonly ready: ReadyStore;
   private readonly consumers: QueueConsumers;
   private hadConsumers = false;
   private seq = 0;
@@ -125,7 +127,8 @@ export class Queue {
     this.maxLengthBytes = integerValue(o.arguments['x-max-length-bytes']) ?? -1;
     this.overflow = (longstrValue(o.arguments['x-overflow']) as Overflow | undefined) ?? 'drop-head';
     this.expires = integerValue(o.arguments['x-expires']) ?? -1;
-    this.ready = new ReadyMessages(this);
+    const maxPriority = integerValue(o.arguments['x-max-priority']);
+    this.ready = maxPriority !== undefined ? new PriorityReady(this, maxPriority) : new ReadyMessages(this);
     this.consumers = new QueueConsumers(o.arguments['x-single-active-consumer'] === true);
   }
 

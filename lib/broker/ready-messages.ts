@@ -14,7 +14,23 @@ import type { QueuePaging } from './queue-paging.js';
 import { ReadyList } from './ready-list.js';
 import type { QueueEntry } from './ready-list.js';
 
-export class ReadyMessages {
+/** What a queue needs of its ready messages (ReadyMessages, or PriorityReady for x-max-priority). */
+export interface ReadyStore {
+  paging: QueuePaging | null;
+  readonly length: number;
+  readonly pagedCount: number;
+  /** body bytes of every ready message */
+  readonly bodyBytes: number;
+  push(e: QueueEntry): void;
+  peek(): QueueEntry | undefined;
+  shift(): QueueEntry | undefined;
+  insertBySeq(e: QueueEntry): void;
+  forEachLogId(fn: (logId: number) => void): void;
+  clear(): number;
+  destroy(): number;
+}
+
+export class ReadyMessages implements ReadyStore {
   /** where to page out beyond the budget; null keeps everything in memory */
   paging: QueuePaging | null = null;
   /** body bytes of every ready message, in memory or paged */
