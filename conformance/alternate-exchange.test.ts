@@ -11,6 +11,7 @@
 import t from 'tap';
 import amqplib from 'amqplib';
 import type { Channel, ChannelModel } from 'amqplib';
+import { bodiesOnceCounted } from './helpers/queue-reads.js';
 import { brokerUnderTest, uniqueName } from './helpers/broker-under-test.js';
 import { bounded, sleep, until } from './helpers/bounded.js';
 
@@ -23,15 +24,6 @@ async function open(): Promise<{ conn: ChannelModel; ch: Channel; returned: stri
   const returned: string[] = [];
   ch.on('return', (m) => returned.push(m.content.toString()));
   return { conn, ch, returned };
-}
-
-/** The bodies in a queue, read with basic.get once the expected count is there (publishes are asynchronous). */
-async function bodies(ch: Channel, queue: string, expected: number): Promise<string[]> {
-  const deadline = Date.now() + 2000;
-  while ((await ch.checkQueue(queue)).messageCount < expected && Date.now() < deadline) await sleep(10);
-  const out: string[] = [];
-  for (let m = await ch.get(queue, { noAck: true }); m; m = await ch.get(queue, { noAck: true })) out.push(m.content.toString());
-  return out;
 }
 
 t.test('unroutable messages go to the alternate exchange; routable ones do not', async (t) => {
@@ -47,8 +39,8 @@ t.test('unroutable messages go to the alternate exchange; routable ones do not',
   await ch.bindQueue(altQ, alt, '');
   ch.publish(main, 'known', Buffer.from('routed'));
   ch.publish(main, 'unknown', Buffer.from('to the alternate'), { mandatory: true });
-  t.same(await bodies(ch, q, 1), ['routed']);
-  t.same(await bodies(ch, altQ, 1), ['to the alternate']);
+  t.same(await bodiesOnceCounted(ch, q, 1), ['routed']);
+  t.same(await bodiesOnceCounted(ch, altQ, 1), ['to the alternate']);
   await sleep(100);
   t.same(returned, [], 'a message an alternate exchange routed is not returned');
 });
@@ -63,7 +55,7 @@ t.test('a chain of alternates; a loop of them drops the message (returned if man
   await ch.assertQueue(q, { exclusive: true });
   await ch.bindQueue(q, c, '');
   ch.publish(a, 'x', Buffer.from('through two alternates'));
-  t.same(await bodies(ch, q, 1), ['through two alternates']);
+  t.same(await bodiesOnceCounted(ch, q, 1), ['through two alternates']);
 
   const [l1, l2] = [uniqueName('ae.loop1'), uniqueName('ae.loop2')];
   await ch.assertExchange(l1, 'direct', { autoDelete: false, durable: false, alternateExchange: l2 });
@@ -96,7 +88,7 @@ t.test('an exchange-to-exchange binding is a route: the source does not use its 
   await ch.bindQueue(altQ, alt, '');
   ch.publish(src, 'k', Buffer.from('reaches dst, which routes it nowhere'), { mandatory: true });
   await until(() => returned.length > 0, 'basic.return');
-  t.same(await bodies(ch, altQ, 0), [], 'the alternate of src got nothing');
+  t.same(await bodiesOnceCounted(ch, altQ, 0), [], 'the alternate of src got nothing');
   for (const x of [src, dst, alt]) await ch.deleteExchange(x);
 });
 

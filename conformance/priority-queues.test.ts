@@ -8,7 +8,7 @@
 //   tools/rabbitmq-scratch.sh stop /tmp/rmq-conf
 import t from 'tap';
 import amqplib from 'amqplib';
-import type { Channel } from 'amqplib';
+import { bodiesOnceCounted } from './helpers/queue-reads.js';
 import { brokerUnderTest } from './helpers/broker-under-test.js';
 import { bounded, sleep } from './helpers/bounded.js';
 
@@ -16,20 +16,12 @@ const broker = await brokerUnderTest(t);
 const conn = bounded(await amqplib.connect(broker.url), 'conn');
 t.teardown(() => conn.close().catch(() => undefined));
 
-async function bodies(ch: Channel, q: string, expected: number): Promise<string[]> {
-  const deadline = Date.now() + 2000;
-  while ((await ch.checkQueue(q)).messageCount < expected && Date.now() < deadline) await sleep(10);
-  const out: string[] = [];
-  for (let m = await ch.get(q, { noAck: true }); m; m = await ch.get(q, { noAck: true })) out.push(m.content.toString());
-  return out;
-}
-
 t.test('higher priorities first, FIFO within one, above the maximum counts as the maximum', async (t) => {
   const ch = await conn.createChannel();
   const q = (await ch.assertQueue('', { exclusive: true, arguments: { 'x-max-priority': 10 } })).queue;
   const sent: [string, number | undefined][] = [['p1', 1], ['p5a', 5], ['p10', 10], ['none', undefined], ['p5b', 5], ['p20', 20], ['p0', 0]];
   for (const [body, priority] of sent) ch.sendToQueue(q, Buffer.from(body), priority === undefined ? {} : { priority });
-  t.same(await bodies(ch, q, sent.length), ['p10', 'p20', 'p5a', 'p5b', 'p1', 'none', 'p0']);
+  t.same(await bodiesOnceCounted(ch, q, sent.length), ['p10', 'p20', 'p5a', 'p5b', 'p1', 'none', 'p0']);
   await ch.close();
 });
 
@@ -44,6 +36,6 @@ t.test('a requeued message goes back to its place within its priority', async (t
   ch.sendToQueue(q, Buffer.from('high'), { priority: 5 });
   await sleep(100);
   ch.nack(first, false, true);
-  t.same(await bodies(ch, q, 4), ['high', 'a', 'b', 'low']);
+  t.same(await bodiesOnceCounted(ch, q, 4), ['high', 'a', 'b', 'low']);
   await ch.close();
 });
