@@ -17,9 +17,10 @@
  */
 import type { FieldTable } from '../amqp/field-table.js';
 import type { BasicProperties } from '../amqp/generated/properties.js';
-import { decodeBasicProperties } from '../amqp/generated/properties.js';
+import { decodeBasicProperties, encodeBasicProperties } from '../amqp/generated/properties.js';
 import { WireDecodeError } from '../amqp/wire-errors.js';
 import { WireReader } from '../amqp/wire-reader.js';
+import { WireWriter } from '../amqp/wire-writer.js';
 import type { PublishRecord } from '../store/message-log.js';
 import { messageSlab } from './message-slab.js';
 
@@ -80,6 +81,15 @@ export class Message {
   get headers(): FieldTable | undefined {
     return this.decodedProperties().headers;
   }
+}
+
+const propertiesWriter = new WireWriter(1024);
+
+/** The same message with other properties (re-encoded; the body is shared). */
+export function withProperties(m: Message, props: BasicProperties): Message {
+  encodeBasicProperties(propertiesWriter, props);
+  const start = m.offset + m.propertiesSize;
+  return new Message(m.exchange, m.routingKey, propertiesWriter.take(), m.bodyParts ?? [m.data.subarray(start, start + m.bodySize)], m.bodySize);
 }
 
 /** The message log's record of a message routed to these durable queues of a vhost. */

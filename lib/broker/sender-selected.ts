@@ -11,11 +11,8 @@ import { preconditionFailed } from '../amqp/amqp-error.js';
 import { FIELD_TYPE_NAMES } from '../amqp/erlang-term.js';
 import { longstrValue, typeLetterOf } from '../amqp/field-table.js';
 import type { FieldTable } from '../amqp/field-table.js';
-import { encodeBasicProperties } from '../amqp/generated/properties.js';
-import { WireWriter } from '../amqp/wire-writer.js';
-import { Message } from './message.js';
-
-const writer = new WireWriter(1024);
+import { withProperties } from './message.js';
+import type { Message } from './message.js';
 
 /** The CC and BCC routing keys of these headers (null when there are none); throws 406 for a header that is not an array. */
 export function senderSelectedKeys(headers: FieldTable): string[] | null {
@@ -38,7 +35,5 @@ export function withoutBcc(m: Message): Message {
   const headers = { ...props.headers };
   delete headers.BCC;
   props.headers = headers;
-  encodeBasicProperties(writer, props);
-  const start = m.offset + m.propertiesSize;
-  return new Message(m.exchange, m.routingKey, writer.take(), m.bodyParts ?? [m.data.subarray(start, start + m.bodySize)], m.bodySize);
+  return withProperties(m, props);
 }

@@ -6,6 +6,7 @@
  */
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
+import { ReplyToRegistry } from './direct-reply-to.js';
 import type { Broker } from '../broker/broker.js';
 import { Connection } from './connection.js';
 import type { ResourceAlarm } from './publish-throttle.js';
@@ -18,6 +19,8 @@ export class AmqpListener {
   readonly connections = new Set<Connection>();
   /** alarms that block publishing connections while set */
   readonly alarms: readonly ResourceAlarm[];
+  /** channels with a direct reply-to consumer, across connections */
+  readonly replyTo = new ReplyToRegistry();
   private readonly server: Server;
   private nextId = 1;
   private closing = false;

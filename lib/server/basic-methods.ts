@@ -21,6 +21,7 @@ import type { Queue } from '../broker/queue.js';
 import { generatedName, queueResource } from '../broker/resource-names.js';
 import { queueForUse } from '../broker/vhost-operations.js';
 import type { Channel } from './channel.js';
+import { consumeReplies, REPLY_TO, stopReplies } from './direct-reply-to.js';
 import { Consumer } from './consumer.js';
 import type { Delivery } from './unacked-deliveries.js';
 
@@ -50,6 +51,11 @@ function dispatch(ch: Channel, m: AnyMethod): boolean {
       consume(ch, m);
       return true;
     case Method.BasicCancel: {
+      if (ch.replyConsumer?.tag === m.consumerTag) {
+        stopReplies(ch);
+        if (!m.noWait) host.sendMethod(ch.id, encodeBasicCancelOk, { consumerTag: m.consumerTag });
+        return true;
+      }
       const c = ch.consumers.get(m.consumerTag);
       // cancelling an unknown tag succeeds (the spec requires it be ignored)
       if (!m.noWait) host.sendMethod(ch.id, encodeBasicCancelOk, { consumerTag: m.consumerTag });
@@ -97,6 +103,7 @@ function consume(ch: Channel, m: BasicConsume): void {
   if (m.consumerTag !== '' && ch.consumers.has(m.consumerTag)) {
     throw notAllowed(`attempt to reuse consumer tag '${m.consumerTag}'`);
   }
+  if (m.queue === REPLY_TO) return consumeReplies(ch, m);
   const queue = queueForUse(ch.vhost, ch.queueName(m.queue), ch.host.queueOwner);
   checkConsumeArguments(m.arguments, queueResource(queue.name, queue.vhost));
   if (queue.hasExclusiveConsumer || (m.exclusive && queue.consumerCount > 0)) {

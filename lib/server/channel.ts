@@ -29,6 +29,8 @@ import type { VirtualHost } from '../broker/vhost.js';
 import { handleBasicMethod } from './basic-methods.js';
 import { handlePublish } from './publish.js';
 import { handleTxMethod, Transaction } from './transaction.js';
+import { stopReplies } from './direct-reply-to.js';
+import type { ReplyToRegistry } from './direct-reply-to.js';
 import type { Consumer, ConsumerChannel } from './consumer.js';
 import { ContentAssembler } from './content-assembler.js';
 import type { Content } from './content-assembler.js';
@@ -60,6 +62,8 @@ export interface ChannelHost {
   newMessageId(): number;
   /** an error while replaying methods held back by waitFor(): closes the channel or the connection */
   channelFailed(channel: number, err: unknown): void;
+  /** direct reply-to consumers of every connection */
+  readonly replyTo: ReplyToRegistry;
 }
 
 export const enum ChannelState {
@@ -89,6 +93,8 @@ export class Channel implements ConsumerChannel {
   confirms: PublisherConfirms | null = null;
   /** the open transaction, after tx.select */
   tx: Transaction | null = null;
+  /** the direct reply-to consumer (basic.consume on amq.rabbitmq.reply-to) */
+  replyConsumer: { tag: string; key: string } | null = null;
   /** the routing key of the last publish, shared by the messages that repeat it */
   lastRoutingKey = '';
   private lastTag = 0;
@@ -99,6 +105,10 @@ export class Channel implements ConsumerChannel {
     this.host = host;
     this.id = id;
     this.content = new ContentAssembler(host.maxMessageSize);
+  }
+
+  get isOpen(): boolean {
+    return this.state === ChannelState.Open;
   }
 
   get vhost(): VirtualHost {
@@ -279,6 +289,7 @@ export class Channel implements ConsumerChannel {
     const pending = [...this.unacked.takeAll(), ...(this.tx?.heldDeliveries() ?? [])];
     this.tx?.clear();
     if (pending.length > 0) this.requeue(pending);
+    stopReplies(this);
     for (const c of [...this.consumers.values()]) this.cancelConsumer(c);
   }
 

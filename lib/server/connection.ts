@@ -42,6 +42,7 @@ import type { Queue } from '../broker/queue.js';
 import type { VirtualHost } from '../broker/vhost.js';
 import type { Committed, PublishRecord } from '../store/message-log.js';
 import type { AmqpListener } from './amqp-listener.js';
+import type { ReplyToRegistry } from './direct-reply-to.js';
 import type { Logger } from '../log.js';
 import { ChannelTable } from './channel-table.js';
 import { FrameOutput } from './frame-output.js';
@@ -89,6 +90,10 @@ export class Connection {
   vhost: string | null = null;
   /** the VirtualHost opened; channels exist only after connection.open, so they can rely on it */
   virtualHost!: VirtualHost;
+
+  get replyTo(): ReplyToRegistry {
+    return this.listener.replyTo;
+  }
   channelMax = 0;
   frameMax = 0;
   heartbeatSeconds = 0;

@@ -21,6 +21,7 @@ import type { MethodEncoder } from '../amqp/frame-writer.js';
 import type { Queue } from '../broker/queue.js';
 import * as ops from '../broker/vhost-operations.js';
 import type { Channel } from './channel.js';
+import { REPLY_TO } from './direct-reply-to.js';
 
 /**
  * A method that changed durable definitions is answered once they are on
@@ -84,6 +85,11 @@ function dispatch(ch: Channel, m: AnyMethod, replies: (() => void)[]): void {
       return;
     }
     case Method.QueueDeclare: {
+      if (m.passive && m.queue === REPLY_TO) {
+        // the direct reply-to pseudo-queue: RabbitMQ answers a passive declare with 0 messages, 1 consumer
+        if (!m.noWait) host.sendMethod(ch.id, encodeQueueDeclareOk, { queue: REPLY_TO, messageCount: 0, consumerCount: 1 });
+        return;
+      }
       const { queue, created } = ops.declareQueue(
         vhost,
         { name: m.queue, passive: m.passive, durable: m.durable, exclusive: m.exclusive, autoDelete: m.autoDelete, arguments: m.arguments },

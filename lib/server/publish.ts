@@ -15,13 +15,14 @@ import { encodeBasicReturn } from '../amqp/generated/methods.js';
 import type { AnyMethod, BasicPublish } from '../amqp/generated/methods.js';
 import { PropertyFlag } from '../amqp/generated/properties.js';
 import { parseExpiration } from '../broker/expiry.js';
-import { Message, publishRecord } from '../broker/message.js';
+import { Message, publishRecord, withProperties } from '../broker/message.js';
 import type { Queue } from '../broker/queue.js';
 import { senderSelectedKeys, withoutBcc } from '../broker/sender-selected.js';
 import { exchangeOrDie } from '../broker/vhost-operations.js';
 import type { Committed } from '../store/message-log.js';
 import type { Channel } from './channel.js';
 import type { Content } from './content-assembler.js';
+import { deliverReply, isReplyRoutingKey, replyAddress, REPLY_TO } from './direct-reply-to.js';
 
 /** A checked and routed publish, stored now or at tx.commit. */
 export interface RoutedPublish {
@@ -63,7 +64,12 @@ function publish(ch: Channel, m: BasicPublish, c: Content): void {
       ccKeys = senderSelectedKeys(headers);
       if (headers.BCC !== undefined) message = withoutBcc(message);
     }
+    // a request expecting a direct reply: reply-to becomes this channel's reply address
+    if (message.propertyFlags & PropertyFlag.ReplyTo && message.decodedProperties().replyTo === REPLY_TO) {
+      message = withProperties(message, { ...message.decodedProperties(), replyTo: replyAddress(ch) });
+    }
   }
+  if (exchange.name === '' && isReplyRoutingKey(m.routingKey)) return publishReply(ch, m, message);
   const confirms = ch.confirms;
   const tag = confirms ? confirms.next() : 0;
   routed.length = 0;
@@ -74,6 +80,16 @@ function publish(ch: Channel, m: BasicPublish, c: Content): void {
     storePublish(ch, message, routed, m.mandatory, m.exchange, m.routingKey, tag);
   }
   routed.length = 0;
+}
+
+/** A reply to a direct reply-to address: straight to its consumer, or unroutable. */
+function publishReply(ch: Channel, m: BasicPublish, message: Message): void {
+  const tag = ch.confirms ? ch.confirms.next() : 0;
+  if (deliverReply(ch, m.routingKey, message)) {
+    if (ch.confirms) ch.confirms.confirm(tag);
+    return;
+  }
+  storePublish(ch, message, [], m.mandatory, m.exchange, m.routingKey, tag);
 }
 
 /**

@@ -18,6 +18,7 @@ export const CAPABILITIES: Readonly<Record<string, boolean>> = {
   consumer_priorities: true,
   authentication_failure_close: true,
   per_consumer_qos: true,
+  direct_reply_to: true,
 };
 
 /** package.json sits two folders up from lib/server/, three from dist/lib/server/. */

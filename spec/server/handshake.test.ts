@@ -26,7 +26,7 @@ t.test('connection.start carries version, mechanisms and server properties', asy
   t.equal(start.serverProperties.product, 'warren');
   t.match(start.serverProperties.platform, /^Node\.js v\d+/);
   t.match(start.serverProperties.version, /^\d+\.\d+\.\d+/);
-  t.same(start.serverProperties.capabilities, { publisher_confirms: true, exchange_exchange_bindings: true, 'basic.nack': true, consumer_cancel_notify: true, 'connection.blocked': true, consumer_priorities: true, authentication_failure_close: true, per_consumer_qos: true }, 'only what is implemented');
+  t.same(start.serverProperties.capabilities, { publisher_confirms: true, exchange_exchange_bindings: true, 'basic.nack': true, consumer_cancel_notify: true, 'connection.blocked': true, consumer_priorities: true, authentication_failure_close: true, per_consumer_qos: true, direct_reply_to: true }, 'only what is implemented');
   t.same({ channelMax: tune.channelMax, frameMax: tune.frameMax, heartbeat: tune.heartbeat }, { channelMax: 2047, frameMax: 131072, heartbeat: 60 });
   c.destroy();
 });
