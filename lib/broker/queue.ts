@@ -100,6 +100,8 @@ export class Queue {
   readonly overflow: Overflow;
   /** x-expires in ms, -1 for none: an unused queue is deleted this long after its last use */
   readonly expires: number;
+  /** x-consumer-timeout in ms, -1 for none (the server's consumer_timeout applies) */
+  readonly consumerTimeout: number;
   /** set by the vhost: deletes the queue when x-expires runs out */
   expiredHook: ((q: Queue) => void) | null = null;
 
@@ -127,6 +129,7 @@ export class Queue {
     this.maxLengthBytes = integerValue(o.arguments['x-max-length-bytes']) ?? -1;
     this.overflow = (longstrValue(o.arguments['x-overflow']) as Overflow | undefined) ?? 'drop-head';
     this.expires = integerValue(o.arguments['x-expires']) ?? -1;
+    this.consumerTimeout = integerValue(o.arguments['x-consumer-timeout']) ?? -1;
     const maxPriority = integerValue(o.arguments['x-max-priority']);
     this.ready = maxPriority !== undefined ? new PriorityReady(this, maxPriority) : new ReadyMessages(this);
     this.consumers = new QueueConsumers(o.arguments['x-single-active-consumer'] === true);

@@ -36,6 +36,7 @@ export interface BrokerConfig {
   fsync: FsyncPolicy;
   fsyncInterval: number;
   queueMemoryBudget: number;
+  consumerTimeout: number;
   messageLogSegmentSize: number;
   defaultVhost: string;
   defaultUser: string;
@@ -126,6 +127,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     key: 'fsyncInterval', yaml: 'fsync_interval', flag: '--fsync-interval', type: 'int', default: 200, min: 1, max: 60000, metavar: 'MS',
     doc: 'With fsync: interval, the longest time in milliseconds between two fdatasync calls of the message log',
+  },
+  {
+    key: 'consumerTimeout', yaml: 'consumer_timeout', flag: '--consumer-timeout', type: 'int', default: 0, min: 0, max: 2147483647, metavar: 'MS',
+    doc: 'Milliseconds a delivery may wait for its acknowledgement before its channel is closed with 406, as RabbitMQ\'s consumer_timeout; 0 turns it off; a queue\'s x-consumer-timeout argument overrides it',
   },
   {
     key: 'queueMemoryBudget', yaml: 'queue_memory_budget', flag: '--queue-memory-budget', type: 'bytes', default: 64 * 1024 * 1024, min: 4096, metavar: 'BYTES',

@@ -22,6 +22,7 @@ import { generatedName, queueResource } from '../broker/resource-names.js';
 import { queueForUse } from '../broker/vhost-operations.js';
 import type { Channel } from './channel.js';
 import { consumeReplies, REPLY_TO, stopReplies } from './direct-reply-to.js';
+import { ackDeadline } from './ack-timeout.js';
 import { Consumer } from './consumer.js';
 import type { Delivery } from './unacked-deliveries.js';
 
@@ -125,7 +126,11 @@ function get(ch: Channel, m: BasicGet): void {
     return;
   }
   const tag = ch.nextDeliveryTag();
-  if (!m.noAck) ch.unacked.add({ tag, queue, entry, consumer: null });
+  if (!m.noAck) {
+    const deadline = ackDeadline(queue, ch.host.consumerTimeout);
+    ch.unacked.add({ tag, queue, entry, consumer: null, deadline });
+    ch.ackTimer.watch(deadline);
+  }
   const msg = entry.message;
   ch.host.sendContent(
     ch.id,

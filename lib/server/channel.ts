@@ -30,6 +30,7 @@ import { handleBasicMethod } from './basic-methods.js';
 import { handlePublish } from './publish.js';
 import { handleTxMethod, Transaction } from './transaction.js';
 import { stopReplies } from './direct-reply-to.js';
+import { ackDeadline, AckTimer } from './ack-timeout.js';
 import type { ReplyToRegistry } from './direct-reply-to.js';
 import type { Consumer, ConsumerChannel } from './consumer.js';
 import { ContentAssembler } from './content-assembler.js';
@@ -64,6 +65,8 @@ export interface ChannelHost {
   channelFailed(channel: number, err: unknown): void;
   /** direct reply-to consumers of every connection */
   readonly replyTo: ReplyToRegistry;
+  /** the server's consumer_timeout in ms (0: none); a queue's x-consumer-timeout overrides it */
+  readonly consumerTimeout: number;
 }
 
 export const enum ChannelState {
@@ -81,6 +84,7 @@ export class Channel implements ConsumerChannel {
   readonly host: ChannelHost;
   readonly consumers = new Map<string, Consumer>();
   readonly unacked = new UnackedDeliveries();
+  readonly ackTimer = new AckTimer(this);
   /** basic.qos global=false: the prefetch given to consumers created from now on */
   consumerPrefetch = 0;
   /** basic.qos global=true: a limit on the channel's unacknowledged consumer deliveries */
@@ -225,7 +229,9 @@ export class Channel implements ConsumerChannel {
   deliver(consumer: Consumer, queue: Queue, entry: QueueEntry): void {
     const tag = ++this.lastTag;
     if (!consumer.noAck) {
-      this.unacked.add({ tag, queue, entry, consumer });
+      const deadline = ackDeadline(queue, this.host.consumerTimeout);
+      this.unacked.add({ tag, queue, entry, consumer, deadline });
+      this.ackTimer.watch(deadline);
       consumer.unacked++;
       this.consumerUnacked++;
     }
@@ -285,6 +291,7 @@ export class Channel implements ConsumerChannel {
   teardown(): void {
     this.state = ChannelState.Closing;
     this.content.reset();
+    this.ackTimer.stop();
     // what an uncommitted transaction acknowledged is requeued with the rest
     const pending = [...this.unacked.takeAll(), ...(this.tx?.heldDeliveries() ?? [])];
     this.tx?.clear();

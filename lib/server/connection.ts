@@ -94,6 +94,10 @@ export class Connection {
   get replyTo(): ReplyToRegistry {
     return this.listener.replyTo;
   }
+
+  get consumerTimeout(): number {
+    return this.broker.config.consumerTimeout;
+  }
   channelMax = 0;
   frameMax = 0;
   heartbeatSeconds = 0;

@@ -18,6 +18,8 @@ export interface Delivery {
   readonly entry: QueueEntry;
   /** null for basic.get */
   readonly consumer: Consumer | null;
+  /** when an unacknowledged delivery closes the channel (ack-timeout.ts), 0 for never */
+  readonly deadline: number;
 }
 
 export class UnackedDeliveries {
@@ -55,6 +57,10 @@ export class UnackedDeliveries {
     const all = [...this.byTag.values(), ...deliveries].sort((a, b) => a.tag - b.tag);
     this.byTag.clear();
     for (const d of all) this.byTag.set(d.tag, d);
+  }
+
+  values(): IterableIterator<Delivery> {
+    return this.byTag.values();
   }
 
   takeAll(): Delivery[] {

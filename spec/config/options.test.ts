@@ -17,6 +17,7 @@ t.test('DEFAULT_CONFIG holds the documented defaults', async (t) => {
     diskFreeLimit: 50000000,
     fsync: 'always',
     fsyncInterval: 200,
+    consumerTimeout: 0,
     queueMemoryBudget: 64 * 1024 * 1024,
     messageLogSegmentSize: 64 * 1024 * 1024,
     defaultVhost: '/',
