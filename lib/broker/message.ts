@@ -15,6 +15,7 @@
  * Properties are decoded only when something needs one (the headers
  * exchange, the user-id check), and then once.
  */
+import { Typed } from '../amqp/field-table.js';
 import type { FieldTable } from '../amqp/field-table.js';
 import type { BasicProperties } from '../amqp/generated/properties.js';
 import { decodeBasicProperties, encodeBasicProperties } from '../amqp/generated/properties.js';
@@ -90,6 +91,12 @@ export function withProperties(m: Message, props: BasicProperties): Message {
   encodeBasicProperties(propertiesWriter, props);
   const start = m.offset + m.propertiesSize;
   return new Message(m.exchange, m.routingKey, propertiesWriter.take(), m.bodyParts ?? [m.data.subarray(start, start + m.bodySize)], m.bodySize);
+}
+
+/** The message as a queue with a delivery limit delivers it: with an x-delivery-count header (a long, the times it came back), as RabbitMQ's quorum queues send it. */
+export function withDeliveryCount(m: Message, count: number): Message {
+  const props = m.decodedProperties();
+  return withProperties(m, { ...props, headers: { ...props.headers, 'x-delivery-count': new Typed('l', count) } });
 }
 
 /** The message log's record of a message routed to these durable queues of a vhost. */

@@ -100,6 +100,8 @@ export class Queue {
   readonly overflow: Overflow;
   /** x-expires in ms, -1 for none: an unused queue is deleted this long after its last use */
   readonly expires: number;
+  /** x-delivery-limit, -1 for none */
+  readonly deliveryLimit: number;
   /** x-consumer-timeout in ms, -1 for none (the server's consumer_timeout applies) */
   readonly consumerTimeout: number;
   /** set by the vhost: deletes the queue when x-expires runs out */
@@ -130,6 +132,7 @@ export class Queue {
     this.overflow = (longstrValue(o.arguments['x-overflow']) as Overflow | undefined) ?? 'drop-head';
     this.expires = integerValue(o.arguments['x-expires']) ?? -1;
     this.consumerTimeout = integerValue(o.arguments['x-consumer-timeout']) ?? -1;
+    this.deliveryLimit = integerValue(o.arguments['x-delivery-limit']) ?? -1;
     const maxPriority = integerValue(o.arguments['x-max-priority']);
     this.ready = maxPriority !== undefined ? new PriorityReady(this, maxPriority) : new ReadyMessages(this);
     this.consumers = new QueueConsumers(o.arguments['x-single-active-consumer'] === true);
@@ -349,6 +352,12 @@ export class Queue {
     for (const e of entries) {
       e.redelivered = true;
       this.unacked--;
+      // x-delivery-limit: a message returned more often than the limit leaves, dead-lettered
+      if (this.deliveryLimit >= 0 && ++e.deliveryCount > this.deliveryLimit) {
+        this.deadLetter(e, 'delivery_limit');
+        this.removed(e);
+        continue;
+      }
       this.ready.insertBySeq(e);
     }
     this.drain();

@@ -17,6 +17,8 @@ export class QueueEntry {
   delivered = false;
   /** when it expires (ms since the epoch, per-queue or per-message TTL), 0 for never */
   expiresAt = 0;
+  /** times it came back unacknowledged (counted on queues with x-delivery-limit) */
+  deliveryCount = 0;
 
   constructor(seq: number, message: Message) {
     this.seq = seq;

@@ -23,6 +23,7 @@ import { queueForUse } from '../broker/vhost-operations.js';
 import type { Channel } from './channel.js';
 import { consumeReplies, REPLY_TO, stopReplies } from './direct-reply-to.js';
 import { ackDeadline } from './ack-timeout.js';
+import { withDeliveryCount } from '../broker/message.js';
 import { Consumer } from './consumer.js';
 import type { Delivery } from './unacked-deliveries.js';
 
@@ -131,7 +132,7 @@ function get(ch: Channel, m: BasicGet): void {
     ch.unacked.add({ tag, queue, entry, consumer: null, deadline });
     ch.ackTimer.watch(deadline);
   }
-  const msg = entry.message;
+  const msg = queue.deliveryLimit >= 0 ? withDeliveryCount(entry.message, entry.deliveryCount) : entry.message;
   ch.host.sendContent(
     ch.id,
     encodeBasicGetOk,

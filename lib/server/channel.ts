@@ -22,6 +22,7 @@ import {
 } from '../amqp/generated/methods.js';
 import type { AnyMethod } from '../amqp/generated/methods.js';
 import type { MethodEncoder } from '../amqp/frame-writer.js';
+import { withDeliveryCount } from '../broker/message.js';
 import type { Message } from '../broker/message.js';
 import type { Queue, QueueOwner } from '../broker/queue.js';
 import type { QueueEntry } from '../broker/ready-list.js';
@@ -235,7 +236,7 @@ export class Channel implements ConsumerChannel {
       consumer.unacked++;
       this.consumerUnacked++;
     }
-    const m = entry.message;
+    const m = queue.deliveryLimit >= 0 ? withDeliveryCount(entry.message, entry.deliveryCount) : entry.message;
     this.host.sendContent(
       this.id,
       encodeBasicDeliver,
