@@ -81,7 +81,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Method } from '../lib/amqp/generated/methods.js';
-import { RawConnection } from './lib/amqp-raw.js';
+import { declareQueue, queueDepth, RawConnection } from './lib/amqp-raw.js';
 import { confirmLine, confirmMedians, printConfirmTable, printRecoveryTable, recoveryLine, recoveryMedians, runConfirm, runRecovery } from './lib/durability-workloads.js';
 import type { ConfirmResult, ConfirmWorkload, DurabilityMedians, Harness, RecoveryResult, RecoveryWorkload } from './lib/durability-workloads.js';
 import { SLOT, STOP } from './lib/messaging-shared.js';
@@ -640,22 +640,6 @@ interface RoundResult {
   memory?: MemoryResult;
   confirm?: ConfirmResult;
   recovery?: RecoveryResult;
-}
-
-const declareQueue = (queue: string, passive = false) => ({
-  id: Method.QueueDeclare,
-  queue,
-  passive,
-  durable: false,
-  exclusive: false,
-  autoDelete: false,
-  noWait: false,
-  arguments: {},
-} as const);
-
-async function queueDepth(ctl: RawConnection, queue: string, timeoutMs = 30_000): Promise<number> {
-  const ok = await ctl.rpc(declareQueue(queue, true), Method.QueueDeclareOk, timeoutMs);
-  return ok.id === Method.QueueDeclareOk ? ok.messageCount : 0;
 }
 
 /** Delete what a workload declared, on a fresh connection (the workload's own may be dead); errors ignored. */

@@ -371,3 +371,21 @@ export class RawConnection {
     }
   }
 }
+
+/** queue.declare for a benchmark queue: not exclusive, not auto-delete; `passive` only checks it. */
+export const declareQueue = (queue: string, passive = false, durable = false) => ({
+  id: Method.QueueDeclare,
+  queue,
+  passive,
+  durable,
+  exclusive: false,
+  autoDelete: false,
+  noWait: false,
+  arguments: {},
+} as const);
+
+/** The ready-message count a passive queue.declare reports (0 if it does not answer declare-ok). */
+export async function queueDepth(ctl: RawConnection, queue: string, timeoutMs = 30_000): Promise<number> {
+  const ok = await ctl.rpc(declareQueue(queue, true), Method.QueueDeclareOk, timeoutMs);
+  return ok.id === Method.QueueDeclareOk ? ok.messageCount : 0;
+}

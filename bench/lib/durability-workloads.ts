@@ -52,7 +52,7 @@
  *   not in the default set.
  */
 import { Method } from '../../lib/amqp/generated/methods.js';
-import { RawConnection } from './amqp-raw.js';
+import { declareQueue, queueDepth, RawConnection } from './amqp-raw.js';
 import { SLOT, STOP } from './messaging-shared.js';
 import type { FromWorker, LatencySummary, ToWorker, WorkerData } from './messaging-shared.js';
 
@@ -116,25 +116,9 @@ const STALL_MS = 60_000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-const declareDurable = (queue: string, passive = false) => ({
-  id: Method.QueueDeclare,
-  queue,
-  passive,
-  durable: true,
-  exclusive: false,
-  autoDelete: false,
-  noWait: false,
-  arguments: {},
-} as const);
-
-async function queueDepth(ctl: RawConnection, queue: string, timeoutMs = 30_000): Promise<number> {
-  const ok = await ctl.rpc(declareDurable(queue, true), Method.QueueDeclareOk, timeoutMs);
-  return ok.id === Method.QueueDeclareOk ? ok.messageCount : 0;
-}
-
 async function freshQueue(port: number, queue: string): Promise<RawConnection> {
   const ctl = await RawConnection.open(port, 'control');
-  await ctl.rpc(declareDurable(queue), Method.QueueDeclareOk);
+  await ctl.rpc(declareQueue(queue, false, true), Method.QueueDeclareOk);
   await ctl.rpc({ id: Method.QueuePurge, queue, noWait: false }, Method.QueuePurgeOk, 60_000);
   return ctl;
 }
