@@ -114,6 +114,8 @@ export class Queue {
   private draining = false;
   /** drops expired messages from the head when nobody takes them */
   private expiryTimer: NodeJS.Timeout | null = null;
+  /** the entry being enqueued while its enqueue drains: not expired yet whatever the clock says */
+  private arriving: QueueEntry | null = null;
   /** x-expires: runs while the queue has no consumers */
   private unusedTimer: NodeJS.Timeout | null = null;
 
@@ -201,7 +203,12 @@ export class Queue {
     const ttl = this.ttlOf(message);
     if (ttl >= 0) e.expiresAt = Date.now() + ttl;
     this.ready.push(e);
-    if (this.consumers.length > 0) this.drain();
+    if (this.consumers.length > 0) {
+      // a consumer waiting now gets it even with a TTL of 0 (RabbitMQ offers it before the TTL applies)
+      this.arriving = e;
+      this.drain();
+      this.arriving = null;
+    }
     if (this.maxLength >= 0 || this.maxLengthBytes >= 0) this.dropHeadOverLimit();
     if (e.expiresAt !== 0 && this.expiryTimer === null) this.scheduleExpiry();
   }
@@ -269,7 +276,7 @@ export class Queue {
     for (;;) {
       const e = this.ready.shift();
       if (!e) return undefined;
-      if (e.expiresAt !== 0 && e.expiresAt < Date.now()) {
+      if (e.expiresAt !== 0 && e !== this.arriving && e.expiresAt < Date.now()) {
         this.expired(e);
         continue;
       }
