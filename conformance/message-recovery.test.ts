@@ -150,3 +150,33 @@ t.test('a corrupt segment in the middle of the log costs only its own messages, 
   t.ok(line && typeof line.bytes === 'number' && line.bytes > 0, 'the damage is logged with the bytes skipped');
   await second.stop();
 });
+
+t.test('kill -9: a recovered message expires its TTL after publication, not after the restart', async (t) => {
+  const dataDir = tempDataDir(t);
+  const first = await startWarren(t, { dataDir });
+  const conn = await amqplib.connect(first.url);
+  conn.on('error', () => undefined);
+  const ch = await conn.createConfirmChannel();
+  ch.on('error', () => undefined);
+  await ch.assertQueue('ttl.dead', { durable: true });
+  await ch.assertQueue('ttl.src', { durable: true, arguments: { 'x-message-ttl': 1500, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'ttl.dead' } });
+  const published = Date.now();
+  // the shorter one first: expiry happens at the head of the queue
+  ch.sendToQueue('ttl.src', Buffer.from('message ttl'), { persistent: true, expiration: '800' });
+  ch.sendToQueue('ttl.src', Buffer.from('queue ttl'), { persistent: true });
+  await ch.waitForConfirms();
+  t.equal(await first.stop('SIGKILL'), 'SIGKILL');
+
+  const second = await startWarren(t, { dataDir });
+  const conn2 = await amqplib.connect(second.url);
+  t.teardown(() => conn2.close().catch(() => undefined));
+  const ch2 = await conn2.createChannel();
+  const dead: [string, number, unknown][] = [];
+  await ch2.consume('ttl.dead', (m) => m && dead.push([m.content.toString(), Date.now() - published, m.properties.headers?.['x-first-death-reason']]), { noAck: true });
+  const deadline = Date.now() + 5000;
+  while (dead.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  t.same(dead.map(([body, , reason]) => [body, reason]), [['message ttl', 'expired'], ['queue ttl', 'expired']], 'both expired into the dead-letter queue');
+  t.ok(dead[0]![1] >= 800, `the 800 ms one not before its time (${dead[0]![1]} ms)`);
+  t.ok(dead[1]![1] >= 1500 && dead[1]![1] < 1500 + 2500, `the queue's 1,500 ms counted from publication (${dead[1]![1]} ms after it)`);
+  t.equal((await ch2.checkQueue('ttl.src')).messageCount, 0);
+});

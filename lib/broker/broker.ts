@@ -156,9 +156,9 @@ export class Broker {
       message.logId = m.id;
       let queues = 0;
       for (const [name, delivered] of m.queues) {
-        const q = vh.queues.get(name);
+        const q = vh.journaledQueue(name);
         if (!q || !q.journal) continue;
-        q.recover(message, delivered);
+        q.recover(message, delivered, m.loggedAt);
         queues++;
       }
       this.messageLog.refs.add(m.id, queues);

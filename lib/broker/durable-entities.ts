@@ -11,7 +11,7 @@
 import type { FieldTable } from '../amqp/field-table.js';
 import type { Logger } from '../log.js';
 import type { Exchange } from './exchange.js';
-import { isExchangeType } from './exchange-types.js';
+import { exchangeArgumentsError, isExchangeType } from './exchange-types.js';
 import type { VirtualHost } from './vhost.js';
 
 export interface ExchangeDefinition {
@@ -93,6 +93,8 @@ export function importDurableEntities(defs: { exchanges: unknown[]; queues: unkn
     if (!vh) { skip('exchange', e, `no vhost '${e.vhost}'`); continue; }
     if (isBuiltInExchange(e.name) || vh.exchanges.has(e.name)) continue;
     if (!isExchangeType(e.type)) { skip('exchange', e, `unknown type '${e.type}'`); continue; }
+    const refused = exchangeArgumentsError(e.type, table(e.arguments));
+    if (refused !== null) { skip('exchange', e, refused); continue; }
     vh.addExchange(e.name, e.type, { durable: true, autoDelete: e.auto_delete === true, internal: e.internal === true, arguments: table(e.arguments) });
   }
   for (const e of defs.queues) {

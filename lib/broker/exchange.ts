@@ -67,6 +67,9 @@ export abstract class Exchange {
     this.onUnbind(b);
   }
 
+  /** The exchange is deleted: let go of anything it holds besides its bindings. */
+  close(): void {}
+
   protected abstract onBind(b: Binding): void;
   protected abstract onUnbind(b: Binding): void;
 }

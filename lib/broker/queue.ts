@@ -328,12 +328,15 @@ export class Queue {
     if (this.journal && entry.message.logId) this.journal.forgotten(this, entry.message.logId);
   }
 
-  /** A message recovered from the message log at start (no consumers yet). */
-  recover(message: Message, delivered: boolean): void {
+  /** A message recovered from the message log at start (no consumers yet); its TTL counts from when it was logged. */
+  recover(message: Message, delivered: boolean, loggedAt: number): void {
     const e = new QueueEntry(++this.seq, message);
     e.redelivered = delivered;
     e.delivered = delivered;
+    const ttl = this.ttlOf(message);
+    if (ttl >= 0) e.expiresAt = (loggedAt > 0 ? loggedAt : Date.now()) + ttl;
     this.ready.push(e);
+    if (e.expiresAt !== 0 && this.expiryTimer === null) this.scheduleExpiry();
   }
 
   /** An entry goes to a consumer or basic.get: settled now (no ack), or counted as unacked. */

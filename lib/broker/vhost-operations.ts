@@ -12,7 +12,7 @@ import type { FieldTable } from '../amqp/field-table.js';
 import type { Destination } from './binding.js';
 import { assertArgumentsEquivalent, assertFieldEquivalent } from './equivalence.js';
 import type { Exchange } from './exchange.js';
-import { isExchangeType } from './exchange-types.js';
+import { exchangeArgumentsError, isExchangeType } from './exchange-types.js';
 import { checkQueueArguments } from './queue-arguments.js';
 import type { Queue, QueueOwner } from './queue.js';
 import { exchangeResource, generatedName, queueResource } from './resource-names.js';
@@ -97,6 +97,8 @@ export function declareExchange(vhost: VirtualHost, d: ExchangeDeclaration): Exc
     if (ae !== undefined && longstrValue(ae) === undefined) {
       throw preconditionFailed(`invalid type '${FIELD_TYPE_NAMES[typeLetterOf(ae)]}' for arg 'alternate-exchange' in ${exchangeResource(name, vhost.name)}`);
     }
+    const refused = exchangeArgumentsError(d.type, d.arguments);
+    if (refused !== null) throw preconditionFailed(refused);
     return vhost.addExchange(name, d.type, { durable: d.durable, autoDelete: d.autoDelete, internal: d.internal, arguments: d.arguments });
   }
   const res = exchangeResource(name, vhost.name);

@@ -19,6 +19,9 @@ import { Queue } from './queue.js';
 import type { QueuePaging } from './queue-paging.js';
 import type { DeadLetterSink, QueueJournal, QueueOptions, QueueOwner } from './queue.js';
 import { deadLetteredMessage, isDeadLetterCycle, routingKeysOf } from './dead-letter.js';
+import { DelayedMessageExchange } from './delayed-exchange.js';
+import type { DelayedMessages } from './delayed-messages.js';
+import { withDelayServed } from './x-delay.js';
 
 export interface VhostMetadata {
   description?: string;
@@ -42,6 +45,8 @@ export class VirtualHost {
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
   readonly defaultExchange: DefaultExchange;
+  /** the messages each delayed-message exchange holds, by their name in the message log */
+  private readonly delayedHolds = new Map<string, DelayedMessages>();
   /** counts changes to what is persisted (durable exchanges, queues, bindings) */
   durableChanges = 0;
   /** given to durable queues: the message log's record of their messages */
@@ -103,26 +108,48 @@ export class VirtualHost {
   /**
    * A message leaves queue q dead: its dead-lettered copy is routed from the
    * queue's dead-letter exchange (dropped if that does not exist), skipping
-   * queues that would close a cycle, logged first when it is persistent and
-   * reaches durable queues.
+   * queues that would close a cycle.
    */
   private readonly deadLetter: DeadLetterSink = (q, e, reason) => {
     const dlx = this.exchanges.get(q.deadLetterExchange!);
     if (!dlx) return;
     const m = deadLetteredMessage(e.message, q.name, reason, dlx.name, q.deadLetterRoutingKey ?? e.message.routingKey);
-    const targets: Queue[] = [];
     // without a dead-letter routing key, the message's CC keys route it too (RabbitMQ keeps all its routing keys)
     const cc = q.deadLetterRoutingKey === null ? routingKeysOf(e.message, e.message.headers).slice(1) : [];
-    this.route(dlx, m, targets, cc.length > 0 ? cc : null);
+    this.publishInternal(dlx, m, cc, true);
+  };
+
+  /**
+   * A message the broker publishes itself (dead-lettered, or out of a delay)
+   * is routed from x with these CC keys and stored: not into queues that
+   * refuse it (reject-publish) or, for a dead-lettered one, would close a
+   * dead-letter cycle; logged first when it is persistent and reaches
+   * durable queues.
+   */
+  private publishInternal(x: Exchange, m: Message, cc: readonly string[], deadLettered: boolean): void {
+    const targets: Queue[] = [];
+    this.route(x, m, targets, cc.length > 0 ? cc : null);
     let durable: string[] | null = null;
     for (let i = targets.length - 1; i >= 0; i--) {
       const t = targets[i]!;
-      if (isDeadLetterCycle(m, t.name)) targets.splice(i, 1);
+      if ((deadLettered && isDeadLetterCycle(m, t.name)) || t.refuses(m)) targets.splice(i, 1);
       else if (t.journal !== null) (durable ??= []).push(t.name);
     }
     if (durable !== null && this.logPublish !== null && m.decodedProperties().deliveryMode === 2) this.logPublish(m, durable.reverse());
     for (const t of targets) t.enqueue(m);
-  };
+  }
+
+  /** A delayed message is due: routed from its exchange again, with x-delay negated so it is not held twice. */
+  private release(x: Exchange, m: Message, delay: number): void {
+    if (this.exchanges.get(x.name) !== x) return;
+    const served = withDelayServed(m, delay);
+    this.publishInternal(x, served, routingKeysOf(served, served.headers).slice(1), false);
+  }
+
+  /** The queue a message log record names: a queue, or the messages a delayed-message exchange holds. */
+  journaledQueue(name: string): Queue | undefined {
+    return this.queues.get(name) ?? this.delayedHolds.get(name);
+  }
 
   /** x-expires ran out: the queue is deleted as by queue.delete. */
   private readonly queueExpired = (q: Queue): void => {
@@ -132,6 +159,12 @@ export class VirtualHost {
   addExchange(name: string, type: string, o: ExchangeOptions): Exchange {
     const x = createExchange(type, name, this.name, o);
     this.exchanges.set(name, x);
+    if (x instanceof DelayedMessageExchange) {
+      const held = x.delayed;
+      if (x.durable) held.journal = this.journal;
+      held.release = (m, delay) => this.release(x, m, delay);
+      this.delayedHolds.set(held.name, held);
+    }
     if (x.durable && !name.startsWith('amq.')) this.durableChanged();
     return x;
   }
@@ -185,6 +218,8 @@ export class VirtualHost {
     if (x.durable) this.durableChanged();
     for (const b of [...x.bindings.values()]) this.removeBinding(b);
     for (const b of [...x.incoming]) this.removeBinding(b);
+    if (x instanceof DelayedMessageExchange) this.delayedHolds.delete(x.delayed.name);
+    x.close();
   }
 
   private removeBinding(b: Binding): void {

@@ -8,7 +8,9 @@
  * first byte is its type:
  * - Publish: u64 message id, shortstr vhost, u16 queue count and shortstr
  *   names, shortstr exchange, shortstr routing key, longstr properties,
- *   longstr body.
+ *   longstr body, u64 time it was logged (ms since the epoch; absent in
+ *   records written before it was added, which recovery reads as 0): TTLs
+ *   and delays count from it after a restart.
  * - Remove, Delivered, QueueDeleted: u64 message id (0 for QueueDeleted),
  *   shortstr vhost, shortstr queue.
  * - Compacted: u64 number of the first segment it replaces. Only ever the

@@ -163,7 +163,7 @@ export class MessageLog {
     const w = this.batch;
     let size = 1 + 8 + 1 + Buffer.byteLength(r.vhost) + 2 + 1 + Buffer.byteLength(r.exchange) + 1 + Buffer.byteLength(r.routingKey);
     for (const q of r.queues) size += 1 + Buffer.byteLength(q);
-    size += 4 + r.propertiesSize + 4 + r.bodySize;
+    size += 4 + r.propertiesSize + 4 + r.bodySize + 8;
     w.ensure(RECORD_HEADER + size);
     w.u32(size);
     w.u32(0); // checksum, filled in below
@@ -179,6 +179,7 @@ export class MessageLog {
     w.u32(r.bodySize);
     if (Buffer.isBuffer(r.body)) w.bytes(r.body);
     else for (const part of r.body) w.bytes(part);
+    w.u64(Date.now());
     this.sealRecord(size);
     this.refs.add(r.messageId, r.queues.length);
     if (this.batchFirstId === 0) this.batchFirstId = r.messageId;

@@ -27,6 +27,8 @@ export interface RecoveredMessage {
   routingKey: string;
   properties: Buffer;
   body: Buffer;
+  /** when it was logged (ms since the epoch), 0 when its record does not say */
+  loggedAt: number;
   /** the queues that still hold it, and whether it had been delivered from each */
   queues: Map<string, boolean>;
 }
@@ -83,9 +85,10 @@ function* readHeld(dir: string, files: string[], index: ReplayIndex): Generator<
     // slices of the segment's buffer: the broker copies what it keeps
     const properties = r.longstr();
     const body = r.longstr();
+    const loggedAt = r.remaining >= 8 ? r.u64() : 0;
     const queues = new Map<string, boolean>();
     for (const [q, delivered] of held.queues) queues.set(index.queueKeys[q]!.slice(vhost.length + 1), delivered);
-    yield { id: held.id, vhost, exchange, routingKey, properties, body, queues };
+    yield { id: held.id, vhost, exchange, routingKey, properties, body, loggedAt, queues };
   }
 }
 
