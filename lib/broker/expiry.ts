@@ -4,6 +4,8 @@
  * message's `expiration` property is a decimal string read like Erlang's
  * string:to_integer, so "10x" is refused with the rest it could not read.
  */
+import { PropertyFlag } from '../amqp/generated/properties.js';
+import type { Message } from './message.js';
 
 /** Ten years in milliseconds: the longest TTL or expiration RabbitMQ accepts. */
 export const MAX_EXPIRY = 315_360_000_000;
@@ -22,4 +24,14 @@ export function parseExpiration(s: string): number | { error: string } {
   const n = Number(m[1]);
   const error = expiryError(n);
   return error === null ? n : { error };
+}
+
+/** The TTL a message gets in a queue: the lower of the queue's (-1 for none) and the message's expiration (ms), or -1 for none. */
+export function ttlOf(queueTtl: number, m: Message): number {
+  let ttl = queueTtl;
+  if (m.propertyFlags & PropertyFlag.Expiration) {
+    const x = Number(m.decodedProperties().expiration);
+    if (x >= 0 && (ttl < 0 || x < ttl)) ttl = x;
+  }
+  return ttl;
 }

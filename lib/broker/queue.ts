@@ -18,7 +18,6 @@
  */
 import { integerValue, longstrValue } from '../amqp/field-table.js';
 import type { FieldTable } from '../amqp/field-table.js';
-import { PropertyFlag } from '../amqp/generated/properties.js';
 import type { DeathReason } from './dead-letter.js';
 import type { Binding } from './binding.js';
 import type { Message } from './message.js';
@@ -27,6 +26,8 @@ import { QueueEntry } from './ready-list.js';
 import { QueueConsumers } from './queue-consumers.js';
 import { PriorityReady } from './priority-ready.js';
 import { ReadyMessages } from './ready-messages.js';
+import { ttlOf } from './expiry.js';
+import { UnusedQueueTimer } from './unused-queue-timer.js';
 import type { ReadyStore } from './ready-messages.js';
 
 export type Overflow = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
@@ -117,7 +118,7 @@ export class Queue {
   /** the entry being enqueued while its enqueue drains: not expired yet whatever the clock says */
   private arriving: QueueEntry | null = null;
   /** x-expires: runs while the queue has no consumers */
-  private unusedTimer: NodeJS.Timeout | null = null;
+  private readonly lease: UnusedQueueTimer | null;
 
   constructor(name: string, vhost: string, o: QueueOptions, owner: QueueOwner | null) {
     this.name = name;
@@ -138,6 +139,9 @@ export class Queue {
     const maxPriority = integerValue(o.arguments['x-max-priority']);
     this.ready = maxPriority !== undefined ? new PriorityReady(this, maxPriority) : new ReadyMessages(this);
     this.consumers = new QueueConsumers(o.arguments['x-single-active-consumer'] === true);
+    this.lease = this.expires < 0 ? null : new UnusedQueueTimer(this.expires, () => {
+      if (!this.deleted && this.consumers.length === 0) this.expiredHook?.(this);
+    });
   }
 
   /**
@@ -147,15 +151,7 @@ export class Queue {
    * consumers is never unused.
    */
   touch(): void {
-    if (this.expires < 0 || this.deleted) return;
-    if (this.unusedTimer !== null) clearTimeout(this.unusedTimer);
-    this.unusedTimer = null;
-    if (this.consumers.length > 0) return;
-    this.unusedTimer = setTimeout(() => {
-      this.unusedTimer = null;
-      if (!this.deleted && this.consumers.length === 0) this.expiredHook?.(this);
-    }, this.expires);
-    this.unusedTimer.unref();
+    if (this.lease !== null && !this.deleted) this.lease.restart(this.consumers.length > 0);
   }
 
   /** set by the vhost: where ready messages beyond the memory budget go */
@@ -200,7 +196,7 @@ export class Queue {
 
   enqueue(message: Message): void {
     const e = new QueueEntry(++this.seq, message);
-    const ttl = this.ttlOf(message);
+    const ttl = ttlOf(this.messageTtl, message);
     if (ttl >= 0) e.expiresAt = Date.now() + ttl;
     this.ready.push(e);
     if (this.consumers.length > 0) {
@@ -220,16 +216,6 @@ export class Queue {
       this.deadLetter(e, 'maxlen');
       this.removed(e);
     }
-  }
-
-  /** The lower of the queue's TTL and the message's expiration (ms), or -1 for none. */
-  private ttlOf(m: Message): number {
-    let ttl = this.messageTtl;
-    if (m.propertyFlags & PropertyFlag.Expiration) {
-      const x = Number(m.decodedProperties().expiration);
-      if (x >= 0 && (ttl < 0 || x < ttl)) ttl = x;
-    }
-    return ttl;
   }
 
   /** Drop the expired messages at the head now, and set a timer for the next one to expire there. */
@@ -333,7 +319,7 @@ export class Queue {
     const e = new QueueEntry(++this.seq, message);
     e.redelivered = delivered;
     e.delivered = delivered;
-    const ttl = this.ttlOf(message);
+    const ttl = ttlOf(this.messageTtl, message);
     if (ttl >= 0) e.expiresAt = (loggedAt > 0 ? loggedAt : Date.now()) + ttl;
     this.ready.push(e);
     if (e.expiresAt !== 0 && this.expiryTimer === null) this.scheduleExpiry();
@@ -400,8 +386,8 @@ export class Queue {
   close(): number {
     this.deleted = true;
     if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
-    if (this.unusedTimer !== null) clearTimeout(this.unusedTimer);
-    this.expiryTimer = this.unusedTimer = null;
+    this.expiryTimer = null;
+    this.lease?.stop();
     const journal = this.journal;
     if (journal) {
       journal.deleted(this);

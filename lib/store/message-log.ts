@@ -53,6 +53,8 @@ export interface MessageLogOptions {
   fsyncInterval?: number;
   /** how often sealed segments are checked for garbage, in ms (default 5 s) */
   collectInterval?: number;
+  /** false: no collection unless collectGarbage() is called (a test that needs the segments as written) */
+  autoCollect?: boolean;
   logger?: Logger;
 }
 
@@ -100,6 +102,7 @@ export class MessageLog {
   private rotateNext = false;
   private syncTimer: NodeJS.Timeout | null = null;
   private readonly collectTimer: NodeJS.Timeout;
+  private readonly autoCollect: boolean;
 
   /** Continue a recovered log: new records go to a new segment, ids after the highest seen. */
   constructor(dir: string, recovered: { segments: SegmentInfo[]; lastMessageId: number }, o: MessageLogOptions = {}) {
@@ -113,7 +116,8 @@ export class MessageLog {
     this.nextId = recovered.lastMessageId + 1;
     this.fd = this.openSegment();
     this.compactor = new LogCompactor(this, o.logger);
-    this.collectTimer = setInterval(() => this.collectGarbage(), o.collectInterval ?? 5000);
+    this.autoCollect = o.autoCollect ?? true;
+    this.collectTimer = setInterval(() => this.autoCollect && this.collectGarbage(), o.collectInterval ?? 5000);
     this.collectTimer.unref();
   }
 
@@ -301,7 +305,7 @@ export class MessageLog {
     this.rotateNext = false;
     this.closeFd();
     this.fd = this.openSegment();
-    setImmediate(() => this.collectGarbage());
+    if (this.autoCollect) setImmediate(() => this.collectGarbage());
   }
 
   private openSegment(): number {
