@@ -152,14 +152,13 @@ export class Channel implements ConsumerChannel {
         return;
       default: {
         const info = METHOD_INFO.get(m.id)!;
-        if (!info.fromClient || m.id === Method.ChannelCloseOk) {
-          throw commandInvalid('unimplemented method').forMethod(m.id);
-        }
-        if (info.hasContent) {
+        if (info.fromClient && info.hasContent) {
           this.content.startContent(m);
           return;
         }
-        throw notImplemented(`${info.name} is not implemented yet`).forMethod(m.id);
+        // a server's method (basic.deliver...), channel.close-ok out of turn, or basic.cancel-ok (a client
+        // need not answer a server's basic.cancel): RabbitMQ closes the connection with 503
+        throw commandInvalid('unimplemented method').forMethod(m.id);
       }
     }
   }

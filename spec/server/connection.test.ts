@@ -3,6 +3,7 @@
 import t from 'tap';
 import { writeMethodFrame } from '../../lib/amqp/frame-writer.js';
 import { Method, encodeMethod } from '../../lib/amqp/generated/methods.js';
+import type { AnyMethod } from '../../lib/amqp/generated/methods.js';
 import { WireWriter } from '../../lib/amqp/wire-writer.js';
 import { withBroker } from '../helpers/broker.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -106,4 +107,21 @@ t.test('heartbeat 0 from the client disables heartbeats', async (t) => {
   t.notOk(c.closed, 'not dropped');
   t.equal(c.received.filter((f) => f.type === 8).length, 0, 'no heartbeats sent');
   c.destroy();
+});
+
+t.test('basic.cancel-ok or basic.deliver from the client: 503 unimplemented method, as RabbitMQ 3.10', async (t) => {
+  const b = await withBroker(t);
+  const cases: [string, AnyMethod][] = [
+    ['basic.cancel-ok', { id: Method.BasicCancelOk, consumerTag: 'none' }],
+    ['basic.get-empty', { id: Method.BasicGetEmpty }],
+  ];
+  for (const [name, m] of cases) {
+    const c = await RawClient.connect(b.port);
+    t.teardown(() => c.destroy());
+    await c.handshake();
+    await c.openChannel(1);
+    c.sendMethod(1, m);
+    const close = await c.expectConnectionClose();
+    t.match(close, { replyCode: 503, replyText: 'COMMAND_INVALID - unimplemented method', classId: 60 }, name);
+  }
 });
