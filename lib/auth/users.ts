@@ -148,6 +148,8 @@ function copyPermission(p: Permission): Permission {
 
 export class UserRegistry {
   private readonly users = new Map<string, User>();
+  /** counts changes to permissions (set, cleared, or gone with their user or vhost), for checks that cache */
+  version = 0;
   /** vhost -> user -> entry */
   private readonly perms = new Map<string, Map<string, PermissionEntry>>();
 
@@ -183,6 +185,7 @@ export class UserRegistry {
   /** Delete a user and all of its permissions; false if there was no such user. */
   delete(name: string): boolean {
     if (!this.users.delete(name)) return false;
+    this.version++;
     for (const [vhost, byUser] of this.perms) {
       byUser.delete(name);
       if (byUser.size === 0) this.perms.delete(vhost);
@@ -231,12 +234,14 @@ export class UserRegistry {
     let byUser = this.perms.get(p.vhost);
     if (!byUser) this.perms.set(p.vhost, (byUser = new Map()));
     byUser.set(p.user, { perm: copyPermission(p), compiled });
+    this.version++;
   }
 
   clearPermissions(user: string, vhost: string): boolean {
     const byUser = this.perms.get(vhost);
     if (!byUser || !byUser.delete(user)) return false;
     if (byUser.size === 0) this.perms.delete(vhost);
+    this.version++;
     return true;
   }
 
@@ -261,6 +266,7 @@ export class UserRegistry {
   /** Drop every permission on a vhost (the vhost was deleted). */
   deleteVhost(vhost: string): void {
     this.perms.delete(vhost);
+    this.version++;
   }
 
   allPermissions(): Permission[] {

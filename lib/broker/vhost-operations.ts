@@ -28,6 +28,18 @@ const QUEUE_EQUIVALENCE_ARGS = [
 /** Exchange arguments compared on redeclare. */
 const EXCHANGE_EQUIVALENCE_ARGS = ['alternate-exchange'];
 
+export type ResourceKind = 'exchange' | 'queue';
+
+/**
+ * The user's permissions on the vhost (lib/server/resource-access.ts):
+ * check() throws 403 ACCESS_REFUSED when `permission` on the resource is
+ * not granted. Each operation checks at the point RabbitMQ does, so the
+ * error a client sees first is RabbitMQ's.
+ */
+export interface AccessCheck {
+  check(permission: 'configure' | 'write' | 'read', kind: ResourceKind, name: string): void;
+}
+
 export interface ExchangeDeclaration {
   name: string;
   type: string;
@@ -81,7 +93,7 @@ export function queueForUse(vhost: VirtualHost, name: string, owner: QueueOwner)
   return q;
 }
 
-export function declareExchange(vhost: VirtualHost, d: ExchangeDeclaration): Exchange {
+export function declareExchange(vhost: VirtualHost, d: ExchangeDeclaration, access: AccessCheck): Exchange {
   const name = stripCrLf(d.name);
   if (d.passive) {
     if (name === '') throw accessRefused(DEFAULT_EXCHANGE_REFUSED);
@@ -90,12 +102,18 @@ export function declareExchange(vhost: VirtualHost, d: ExchangeDeclaration): Exc
   // RabbitMQ 3.13+ answers an unknown type with a channel error (3.10 closed the connection with 503)
   if (!isExchangeType(d.type)) throw preconditionFailed(`invalid exchange type '${d.type}'`);
   if (name === '') throw accessRefused(DEFAULT_EXCHANGE_REFUSED);
+  access.check('configure', 'exchange', name);
   const existing = vhost.exchanges.get(name);
   if (!existing) {
     if (name.startsWith('amq.')) throw accessRefused(`exchange name '${name}' contains reserved prefix 'amq.*'`);
     const ae = d.arguments['alternate-exchange'];
     if (ae !== undefined && longstrValue(ae) === undefined) {
       throw preconditionFailed(`invalid type '${FIELD_TYPE_NAMES[typeLetterOf(ae)]}' for arg 'alternate-exchange' in ${exchangeResource(name, vhost.name)}`);
+    }
+    if (ae !== undefined) {
+      // an alternate exchange: read on the new exchange, write on the alternate
+      access.check('read', 'exchange', name);
+      access.check('write', 'exchange', longstrValue(ae)!);
     }
     const refused = exchangeArgumentsError(d.type, d.arguments);
     if (refused !== null) throw preconditionFailed(refused);
@@ -110,17 +128,18 @@ export function declareExchange(vhost: VirtualHost, d: ExchangeDeclaration): Exc
   return existing;
 }
 
-export function deleteExchange(vhost: VirtualHost, rawName: string, ifUnused: boolean): void {
+export function deleteExchange(vhost: VirtualHost, rawName: string, ifUnused: boolean, access: AccessCheck): void {
   const name = stripCrLf(rawName);
   if (name === '') throw accessRefused(DEFAULT_EXCHANGE_REFUSED);
   if (name.startsWith('amq.')) throw accessRefused(`deletion of system ${exchangeResource(name, vhost.name)} not allowed`);
+  access.check('configure', 'exchange', name);
   const x = vhost.exchanges.get(name);
   if (!x) return;
   if (ifUnused && x.bindings.size > 0) throw preconditionFailed(`${exchangeResource(name, vhost.name)} in use`);
   vhost.deleteExchange(x);
 }
 
-export function declareQueue(vhost: VirtualHost, d: QueueDeclaration, owner: QueueOwner): QueueDeclared {
+export function declareQueue(vhost: VirtualHost, d: QueueDeclaration, owner: QueueOwner, access: AccessCheck): QueueDeclared {
   const stripped = stripCrLf(d.name);
   if (d.passive) {
     const queue = queueForUse(vhost, stripped, owner);
@@ -130,6 +149,7 @@ export function declareQueue(vhost: VirtualHost, d: QueueDeclaration, owner: Que
   let name = stripped;
   if (name === '') name = generatedName('amq.gen');
   else if (name.startsWith('amq.')) throw accessRefused(`queue name '${name}' contains reserved prefix 'amq.*'`);
+  access.check('configure', 'queue', name);
   const durable = d.durable && !d.exclusive;
   const existing = vhost.queues.get(name);
   if (existing) {
@@ -142,14 +162,21 @@ export function declareQueue(vhost: VirtualHost, d: QueueDeclaration, owner: Que
     existing.touch();
     return { queue: existing, created: false };
   }
+  const dlx = longstrValue(d.arguments['x-dead-letter-exchange']);
+  if (dlx !== undefined) {
+    // a dead-letter exchange: read on the queue, write on the exchange
+    access.check('read', 'queue', name);
+    access.check('write', 'exchange', dlx);
+  }
   checkQueueArguments(d.arguments, queueResource(name, vhost.name));
   const queue = vhost.addQueue(name, { durable, exclusive: d.exclusive, autoDelete: d.autoDelete, arguments: d.arguments }, d.exclusive ? owner : null);
   return { queue, created: true };
 }
 
 /** queue.delete: returns the number of ready messages deleted (0 for a missing queue). */
-export function deleteQueue(vhost: VirtualHost, rawName: string, ifUnused: boolean, ifEmpty: boolean, owner: QueueOwner): number {
+export function deleteQueue(vhost: VirtualHost, rawName: string, ifUnused: boolean, ifEmpty: boolean, owner: QueueOwner, access: AccessCheck): number {
   const name = stripCrLf(rawName);
+  access.check('configure', 'queue', name);
   const q = vhost.queues.get(name);
   if (!q) return 0;
   if (q.owner !== null && q.owner !== owner) locked(q);
@@ -158,7 +185,8 @@ export function deleteQueue(vhost: VirtualHost, rawName: string, ifUnused: boole
   return vhost.deleteQueue(q);
 }
 
-export function purgeQueue(vhost: VirtualHost, name: string, owner: QueueOwner): number {
+export function purgeQueue(vhost: VirtualHost, name: string, owner: QueueOwner, access: AccessCheck): number {
+  access.check('read', 'queue', stripCrLf(name));
   return queueForUse(vhost, name, owner).purge();
 }
 
@@ -170,10 +198,17 @@ export interface BindingRequest {
   arguments: FieldTable;
 }
 
-export function bind(vhost: VirtualHost, r: BindingRequest, owner: QueueOwner): void {
+/** Binding and unbinding need write on the destination and read on the source, checked around the default-exchange refusal. */
+function checkBindingAccess(sourceName: string, destName: string, r: BindingRequest, access: AccessCheck): void {
+  access.check('write', r.destinationKind, destName);
+  if (sourceName === '' || (r.destinationKind === 'exchange' && destName === '')) throw accessRefused(DEFAULT_EXCHANGE_REFUSED);
+  access.check('read', 'exchange', sourceName);
+}
+
+export function bind(vhost: VirtualHost, r: BindingRequest, owner: QueueOwner, access: AccessCheck): void {
   const sourceName = stripCrLf(r.source);
   const destName = stripCrLf(r.destination);
-  if (sourceName === '' || (r.destinationKind === 'exchange' && destName === '')) throw accessRefused(DEFAULT_EXCHANGE_REFUSED);
+  checkBindingAccess(sourceName, destName, r, access);
   // RabbitMQ's order: existence (404), the binding's arguments (406), exclusive access (405)
   const source = exchangeOrDie(vhost, sourceName);
   const destination: Destination = r.destinationKind === 'exchange' ? exchangeOrDie(vhost, destName) : (vhost.queues.get(destName) ?? noQueue(vhost, destName));
@@ -188,10 +223,10 @@ export function bind(vhost: VirtualHost, r: BindingRequest, owner: QueueOwner): 
  * does not exist; only an existing binding to another connection's
  * exclusive queue is refused (405).
  */
-export function unbind(vhost: VirtualHost, r: BindingRequest, owner: QueueOwner): void {
+export function unbind(vhost: VirtualHost, r: BindingRequest, owner: QueueOwner, access: AccessCheck): void {
   const sourceName = stripCrLf(r.source);
   const destName = stripCrLf(r.destination);
-  if (sourceName === '' || (r.destinationKind === 'exchange' && destName === '')) throw accessRefused(DEFAULT_EXCHANGE_REFUSED);
+  checkBindingAccess(sourceName, destName, r, access);
   const source = vhost.exchanges.get(sourceName);
   const destination = r.destinationKind === 'exchange' ? vhost.exchanges.get(destName) : vhost.queues.get(destName);
   if (!source || !destination) return;

@@ -106,7 +106,7 @@ function consume(ch: Channel, m: BasicConsume): void {
     throw notAllowed(`attempt to reuse consumer tag '${m.consumerTag}'`);
   }
   if (m.queue === REPLY_TO) return consumeReplies(ch, m);
-  const queue = queueForUse(ch.vhost, ch.queueName(m.queue), ch.host.queueOwner);
+  const queue = readableQueue(ch, m.queue);
   checkConsumeArguments(m.arguments, queueResource(queue.name, queue.vhost));
   if (queue.hasExclusiveConsumer || (m.exclusive && queue.consumerCount > 0)) {
     throw accessRefused(`${queueResource(queue.name, queue.vhost)} in exclusive use`);
@@ -119,8 +119,15 @@ function consume(ch: Channel, m: BasicConsume): void {
   queue.addConsumer(consumer);
 }
 
+/** The queue basic.consume or basic.get reads: read permission first, then existence and exclusivity. */
+function readableQueue(ch: Channel, name: string): Queue {
+  const resolved = ch.queueName(name);
+  ch.host.access.check('read', 'queue', resolved);
+  return queueForUse(ch.vhost, resolved, ch.host.queueOwner);
+}
+
 function get(ch: Channel, m: BasicGet): void {
-  const queue: Queue = queueForUse(ch.vhost, ch.queueName(m.queue), ch.host.queueOwner);
+  const queue: Queue = readableQueue(ch, m.queue);
   const entry = queue.get(m.noAck);
   if (!entry) {
     ch.host.sendMethod(ch.id, encodeBasicGetEmpty, { clusterId: '' });

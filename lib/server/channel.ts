@@ -40,6 +40,7 @@ import { handleEntityMethod } from './entity-methods.js';
 import { PublisherConfirms } from './publisher-confirms.js';
 import type { PublishRecord, Committed } from '../store/message-log.js';
 import { UnackedDeliveries } from './unacked-deliveries.js';
+import type { ResourceAccess } from './resource-access.js';
 import type { Delivery } from './unacked-deliveries.js';
 
 /** What a channel needs from its connection. */
@@ -52,6 +53,8 @@ export interface ChannelHost {
   /** the vhost the connection opened (set before any channel exists) */
   readonly virtualHost: VirtualHost;
   readonly username: string;
+  /** the user's permissions on the vhost (set before any channel exists) */
+  readonly access: ResourceAccess;
   /** the client advertised consumer_cancel_notify */
   readonly consumerCancelNotify: boolean;
   /** identity for exclusive queues: the connection */

@@ -48,6 +48,7 @@ import { ChannelTable } from './channel-table.js';
 import { FrameOutput } from './frame-output.js';
 import { HandshakeStep, handleHandshakeMethod, sendStart } from './handshake.js';
 import { Heartbeat } from './heartbeat.js';
+import { ResourceAccess } from './resource-access.js';
 import { checkProtocolHeader, PROTOCOL_HEADER } from './protocol-header.js';
 import { PublishThrottle } from './publish-throttle.js';
 
@@ -90,6 +91,7 @@ export class Connection {
   vhost: string | null = null;
   /** the VirtualHost opened; channels exist only after connection.open, so they can rely on it */
   virtualHost!: VirtualHost;
+  access!: ResourceAccess;
 
   get replyTo(): ReplyToRegistry {
     return this.listener.replyTo;
@@ -399,6 +401,7 @@ export class Connection {
   opened(vhost: string): void {
     this.vhost = vhost;
     this.virtualHost = this.broker.vhosts.get(vhost)!;
+    this.access = new ResourceAccess(this.broker.users, this.user!.name, vhost);
     this.state = State.Open;
     this.clearHandshakeTimer();
     this.throttle.start(this.listener.alarms, this.blockedNotify);

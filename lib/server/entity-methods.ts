@@ -48,6 +48,7 @@ const noReply = (): void => undefined;
 function dispatch(ch: Channel, m: AnyMethod, replies: (() => void)[]): void {
   const vhost = ch.vhost;
   const owner = ch.host.queueOwner;
+  const access = ch.host.access;
   // replies are deferred: they go out now, or once the definitions are saved
   const host = {
     sendMethod<A>(channel: number, encode: MethodEncoder<A>, args: A): void {
@@ -65,21 +66,21 @@ function dispatch(ch: Channel, m: AnyMethod, replies: (() => void)[]): void {
         autoDelete: m.autoDelete,
         internal: m.internal,
         arguments: m.arguments,
-      });
+      }, access);
       if (!m.noWait) host.sendMethod(ch.id, encodeExchangeDeclareOk, {});
       return;
     case Method.ExchangeDelete:
-      ops.deleteExchange(vhost, m.exchange, m.ifUnused);
+      ops.deleteExchange(vhost, m.exchange, m.ifUnused, access);
       if (!m.noWait) host.sendMethod(ch.id, encodeExchangeDeleteOk, {});
       return;
     case Method.ExchangeBind:
     case Method.ExchangeUnbind: {
       const r = { source: m.source, destination: m.destination, destinationKind: 'exchange' as const, routingKey: m.routingKey, arguments: m.arguments };
       if (m.id === Method.ExchangeBind) {
-        ops.bind(vhost, r, owner);
+        ops.bind(vhost, r, owner, access);
         if (!m.noWait) host.sendMethod(ch.id, encodeExchangeBindOk, {});
       } else {
-        ops.unbind(vhost, r, owner);
+        ops.unbind(vhost, r, owner, access);
         if (!m.noWait) host.sendMethod(ch.id, encodeExchangeUnbindOk, {});
       }
       return;
@@ -94,6 +95,7 @@ function dispatch(ch: Channel, m: AnyMethod, replies: (() => void)[]): void {
         vhost,
         { name: m.queue, passive: m.passive, durable: m.durable, exclusive: m.exclusive, autoDelete: m.autoDelete, arguments: m.arguments },
         owner,
+        access,
       );
       if (created && queue.owner !== null) host.exclusiveQueueDeclared(queue);
       ch.mostRecentQueue = queue.name;
@@ -109,21 +111,21 @@ function dispatch(ch: Channel, m: AnyMethod, replies: (() => void)[]): void {
       const routingKey = m.queue === '' && m.routingKey === '' ? queue : m.routingKey;
       const r = { source: m.exchange, destination: queue, destinationKind: 'queue' as const, routingKey, arguments: m.arguments };
       if (m.id === Method.QueueBind) {
-        ops.bind(vhost, r, owner);
+        ops.bind(vhost, r, owner, access);
         if (!m.noWait) host.sendMethod(ch.id, encodeQueueBindOk, {});
       } else {
-        ops.unbind(vhost, r, owner);
+        ops.unbind(vhost, r, owner, access);
         host.sendMethod(ch.id, encodeQueueUnbindOk, {});
       }
       return;
     }
     case Method.QueuePurge: {
-      const count = ops.purgeQueue(vhost, ch.queueName(m.queue), owner);
+      const count = ops.purgeQueue(vhost, ch.queueName(m.queue), owner, access);
       if (!m.noWait) host.sendMethod(ch.id, encodeQueuePurgeOk, { messageCount: count });
       return;
     }
     case Method.QueueDelete: {
-      const count = ops.deleteQueue(vhost, ch.queueName(m.queue), m.ifUnused, m.ifEmpty, owner);
+      const count = ops.deleteQueue(vhost, ch.queueName(m.queue), m.ifUnused, m.ifEmpty, owner, access);
       if (!m.noWait) host.sendMethod(ch.id, encodeQueueDeleteOk, { messageCount: count });
       return;
     }

@@ -51,6 +51,7 @@ const routed: Queue[] = [];
 function publish(ch: Channel, m: BasicPublish, c: Content): void {
   if (m.immediate) throw notImplemented('immediate=true');
   const vhost = ch.vhost;
+  ch.host.access.publish(m.exchange);
   const exchange = exchangeOrDie(vhost, m.exchange);
   if (exchange.internal) throw accessRefused(`cannot publish to internal exchange '${exchange.name}' in vhost '${vhost.name}'`);
   // reuse the previous publish's strings when equal, so queued messages share one copy

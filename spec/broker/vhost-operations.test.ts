@@ -8,11 +8,20 @@ import { Typed } from '../../lib/amqp/field-table.js';
 import type { FieldTable } from '../../lib/amqp/field-table.js';
 import { Message } from '../../lib/broker/message.js';
 import type { QueueConsumer } from '../../lib/broker/queue.js';
-import {
-  bind, declareExchange, declareQueue, deleteExchange, deleteQueue, purgeQueue, unbind,
-} from '../../lib/broker/vhost-operations.js';
-import type { BindingRequest, ExchangeDeclaration, QueueDeclaration } from '../../lib/broker/vhost-operations.js';
+import * as ops from '../../lib/broker/vhost-operations.js';
+import type { AccessCheck, BindingRequest, ExchangeDeclaration, QueueDeclaration, ResourceKind } from '../../lib/broker/vhost-operations.js';
+import type { QueueOwner } from '../../lib/broker/queue.js';
 import { VirtualHost } from '../../lib/broker/vhost.js';
+
+// these tests are about everything but permissions (see the end of the file): a user allowed everything
+const allowed: AccessCheck = { check: () => undefined };
+const declareExchange = (vh: VirtualHost, d: ExchangeDeclaration) => ops.declareExchange(vh, d, allowed);
+const deleteExchange = (vh: VirtualHost, name: string, ifUnused: boolean) => ops.deleteExchange(vh, name, ifUnused, allowed);
+const declareQueue = (vh: VirtualHost, d: QueueDeclaration, owner: QueueOwner) => ops.declareQueue(vh, d, owner, allowed);
+const deleteQueue = (vh: VirtualHost, name: string, ifUnused: boolean, ifEmpty: boolean, owner: QueueOwner) => ops.deleteQueue(vh, name, ifUnused, ifEmpty, owner, allowed);
+const purgeQueue = (vh: VirtualHost, name: string, owner: QueueOwner) => ops.purgeQueue(vh, name, owner, allowed);
+const bind = (vh: VirtualHost, r: BindingRequest, owner: QueueOwner) => ops.bind(vh, r, owner, allowed);
+const unbind = (vh: VirtualHost, r: BindingRequest, owner: QueueOwner) => ops.unbind(vh, r, owner, allowed);
 
 const me = { connection: 'me' };
 const other = { connection: 'other' };
@@ -300,4 +309,47 @@ t.test('invalid x-match beats exclusivity', async (t) => {
   refuses(t, () => bind(vh, toQueue('amq.headers', 'e', '', { 'x-match': 'foo' }), other), 406,
     'PRECONDITION_FAILED - Invalid x-match field value <<"foo">>; expected all, any, all-with-x, or any-with-x',
     'invalid x-match on another connection\'s exclusive queue');
+});
+
+t.test('permission checks: which ones each operation makes, in RabbitMQ order, and that a refusal stops it', async (t) => {
+  const vh = new VirtualHost('/');
+  const seen: string[] = [];
+  let refuse = '';
+  const recorder: AccessCheck = {
+    check(permission, kind: ResourceKind, name) {
+      const c = `${permission} ${kind} ${name}`;
+      seen.push(c);
+      if (c === refuse) throw new Error(`refused: ${c}`);
+    },
+  };
+  const run = (fn: () => unknown): string[] => {
+    seen.length = 0;
+    fn();
+    return [...seen];
+  };
+  t.same(run(() => ops.declareExchange(vh, xd('ae'), recorder)), ['configure exchange ae']);
+  t.same(run(() => ops.declareExchange(vh, xd('x', 'direct', { arguments: { 'alternate-exchange': 'ae' } }), recorder)),
+    ['configure exchange x', 'read exchange x', 'write exchange ae']);
+  t.same(run(() => ops.declareExchange(vh, xd('x', 'direct', { arguments: { 'alternate-exchange': 'ae' } }), recorder)),
+    ['configure exchange x'], 'redeclared: configure only');
+  t.same(run(() => ops.declareExchange(vh, xd('x', 'direct', { passive: true }), recorder)), [], 'passive: none');
+  t.same(run(() => ops.declareQueue(vh, qd('q', { arguments: { 'x-dead-letter-exchange': 'x' } }), me, recorder)),
+    ['configure queue q', 'read queue q', 'write exchange x']);
+  t.same(run(() => ops.declareQueue(vh, qd('q', { passive: true }), me, recorder)), []);
+  t.same(run(() => ops.bind(vh, { source: 'x', destination: 'q', destinationKind: 'queue', routingKey: 'k', arguments: {} }, me, recorder)),
+    ['write queue q', 'read exchange x']);
+  t.same(run(() => ops.bind(vh, { source: 'ae', destination: 'x', destinationKind: 'exchange', routingKey: 'k', arguments: {} }, me, recorder)),
+    ['write exchange x', 'read exchange ae']);
+  t.same(run(() => ops.unbind(vh, { source: 'nope', destination: 'q', destinationKind: 'queue', routingKey: 'k', arguments: {} }, me, recorder)),
+    ['write queue q', 'read exchange nope'], 'unbinding checks even what does not exist');
+  t.same(run(() => ops.purgeQueue(vh, 'q', me, recorder)), ['read queue q']);
+  t.same(run(() => ops.deleteQueue(vh, 'nope', false, false, me, recorder)), ['configure queue nope']);
+  t.same(run(() => ops.deleteExchange(vh, 'nope', false, recorder)), ['configure exchange nope']);
+
+  refuse = 'configure queue q2';
+  t.throws(() => ops.declareQueue(vh, qd('q2'), me, recorder), /refused: configure queue q2/);
+  t.notOk(vh.queues.has('q2'), 'a refused declare creates nothing');
+  refuse = 'write exchange ae';
+  t.throws(() => ops.declareExchange(vh, xd('z', 'direct', { arguments: { 'alternate-exchange': 'ae' } }), recorder), /refused: write exchange ae/);
+  t.notOk(vh.exchanges.has('z'), 'nor does a declare refused on its alternate exchange');
 });
