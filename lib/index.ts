@@ -27,6 +27,8 @@ import type { BrokerConfig } from './config/options.js';
 import { createLogger } from './log.js';
 import type { Logger } from './log.js';
 import { AmqpListener } from './server/amqp-listener.js';
+import { HttpApiServer } from './admin/http-server.js';
+import { ALL_ROUTES } from './admin/routes/index.js';
 
 export type { BrokerConfig } from './config/options.js';
 export type { DiskMonitor } from './broker/disk-monitor.js';
@@ -46,6 +48,8 @@ export interface RunningBroker {
   readonly config: BrokerConfig;
   readonly broker: Broker;
   readonly listener: AmqpListener;
+  /** the management HTTP API's base URL (http://host:port), or null when http_port is 0 */
+  readonly httpUrl: string | null;
   /** the free disk space alarm: publishers are blocked while it is set */
   readonly diskMonitor: DiskMonitor;
   /** Close every connection (320 CONNECTION_FORCED), stop listening, release the data dir if it was temporary. */
@@ -56,17 +60,20 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   const { logger: givenLogger, ...overrides } = options;
   const tempDir = overrides.dataDir === undefined ? mkdtempSync(join(tmpdir(), 'warren-')) : null;
   const config = resolveConfig(
-    { port: 0, logLevel: 'silent' },
+    { port: 0, logLevel: 'silent', httpPort: 0 },
     overrides,
     tempDir ? { dataDir: tempDir } : {},
   );
   const logger = givenLogger ?? createLogger(config.logLevel);
   let diskMonitor: DiskMonitor | null = null;
+  let http: HttpApiServer | null = null;
+  let amqp: AmqpListener | null = null;
   try {
     const broker = await Broker.open(config, logger);
     diskMonitor = new DiskMonitor({ dir: config.dataDir, limit: config.diskFreeLimit, logger });
     await diskMonitor.start();
     const listener = new AmqpListener(broker, [diskMonitor]);
+    amqp = listener;
     const monitor = diskMonitor;
     const address = await listener.listen(config.port, config.bind);
     const host = address.address;
@@ -74,6 +81,14 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     const user = encodeURIComponent(config.defaultUser);
     const pass = encodeURIComponent(config.defaultPass);
     logger.info({ address: host, port: address.port, dataDir: config.dataDir }, 'warren listening for AMQP 0-9-1 on %s:%d', host, address.port);
+    let httpUrl: string | null = null;
+    if (config.httpPort !== 0) {
+      http = new HttpApiServer({ broker, listener }, ALL_ROUTES, logger);
+      const h = await http.listen(config.httpPort < 0 ? 0 : config.httpPort, config.httpBind);
+      httpUrl = `http://${h.address.includes(':') ? `[${h.address}]` : h.address}:${h.port}`;
+      logger.info({ httpAddress: h.address, httpPort: h.port }, 'management HTTP API listening on %s', httpUrl);
+    }
+    const api = http;
     let closed: Promise<void> | null = null;
     return {
       host,
@@ -82,9 +97,11 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       config,
       broker,
       listener,
+      httpUrl,
       diskMonitor: monitor,
       close(): Promise<void> {
         closed ??= (async () => {
+          await api?.close();
           await listener.close();
           monitor.stop();
           await broker.persist();
@@ -96,6 +113,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       },
     };
   } catch (err) {
+    await http?.close();
+    await amqp?.close();
     diskMonitor?.stop();
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
     throw err;

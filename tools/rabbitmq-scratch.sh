@@ -23,7 +23,8 @@
 # Ports: AMQP = PORT. The private epmd and the Erlang distribution port are
 # picked automatically (first free port at/after PORT+10000 and PORT+20000,
 # wrapping into 20000..) unless SCRATCH_EPMD_PORT / SCRATCH_DIST_PORT are set.
-# Other knobs: SCRATCH_START_TIMEOUT (seconds, default 90),
+# SCRATCH_MANAGEMENT_PORT=N also enables the management plugin (HTTP API) on
+# 127.0.0.1:N. Other knobs: SCRATCH_START_TIMEOUT (seconds, default 90),
 # RABBITMQ_HOME_BIN (default /usr/lib/rabbitmq/bin).
 #
 # start is idempotent: if a node from DIR is already up it just prints its pid;
@@ -185,6 +186,11 @@ default_vhost = /
 log.console = false
 log.file.level = info
 EOF
+  # SCRATCH_MANAGEMENT_PORT: also run the management plugin (HTTP API) on 127.0.0.1:that port
+  if [[ -n ${SCRATCH_MANAGEMENT_PORT:-} ]]; then
+    echo '[rabbitmq_management].' >"$dir/enabled_plugins"
+    printf 'management.tcp.port = %s\nmanagement.tcp.ip = 127.0.0.1\n' "$SCRATCH_MANAGEMENT_PORT" >>"$dir/rabbitmq.conf"
+  fi
 
   # Clean environment so nothing from the caller (RABBITMQ_*, ERL_*) leaks in.
   env -i \

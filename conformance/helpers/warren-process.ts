@@ -1,5 +1,6 @@
 // Runs bin/warren as a child process, the way a user runs it: on a free port
-// (--port 0, the port read from the "listening" log line) with a temporary
+// (--port 0, the port read from the "listening" log line; the HTTP API on
+// another, --http-port -1, unless the test says otherwise) with a temporary
 // data dir, and stops it with a signal (or kill -9) when the test ends.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -16,6 +17,8 @@ export interface WarrenProcess {
   readonly child: ChildProcess;
   readonly port: number;
   readonly url: string;
+  /** the management HTTP API, http://127.0.0.1:PORT (null when started with --http-port 0) */
+  readonly httpUrl: string | null;
   readonly dataDir: string;
   /** every line the process wrote to stdout, parsed as JSON where possible */
   readonly logs: Record<string, unknown>[];
@@ -47,7 +50,11 @@ export function tempDataDir(t: Test): string {
 
 export async function startWarren(t: Test, o: StartOptions = {}): Promise<WarrenProcess> {
   const dataDir = o.dataDir ?? tempDataDir(t);
-  const child = spawn(WARREN_BIN, ['--port', '0', '--bind', '127.0.0.1', '--data-dir', dataDir, ...(o.args ?? [])], {
+  const args = o.args ?? [];
+  // the HTTP API on a free port too, unless the test chose one (0: off)
+  const httpArgs = args.includes('--http-port') ? [] : ['--http-port', '-1'];
+  const httpOff = args[args.indexOf('--http-port') + 1] === '0';
+  const child = spawn(WARREN_BIN, ['--port', '0', '--bind', '127.0.0.1', '--data-dir', dataDir, ...httpArgs, ...args], {
     cwd: REPO_ROOT,
     env: cleanEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -59,7 +66,9 @@ export async function startWarren(t: Test, o: StartOptions = {}): Promise<Warren
   const exited = new Promise<number | string>((resolve) => {
     child.on('exit', (code, signal) => resolve(code ?? signal ?? -1));
   });
-  const port = await new Promise<number>((resolve, reject) => {
+  let port = 0;
+  let httpPort = 0;
+  await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`warren did not listen within ${o.timeoutMs ?? 10000} ms; stderr: ${stderr}`)), o.timeoutMs ?? 10000);
     child.stdout!.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
@@ -74,9 +83,11 @@ export async function startWarren(t: Test, o: StartOptions = {}): Promise<Warren
           entry = { raw: line };
         }
         logs.push(entry);
-        if (typeof entry.msg === 'string' && entry.msg.startsWith('warren listening') && typeof entry.port === 'number') {
+        if (typeof entry.msg === 'string' && entry.msg.startsWith('warren listening') && typeof entry.port === 'number') port = entry.port;
+        if (typeof entry.msg === 'string' && entry.msg.startsWith('management HTTP API listening') && typeof entry.httpPort === 'number') httpPort = entry.httpPort;
+        if (port !== 0 && (httpPort !== 0 || httpOff)) {
           clearTimeout(timer);
-          resolve(entry.port);
+          resolve();
         }
       }
     });
@@ -90,6 +101,7 @@ export async function startWarren(t: Test, o: StartOptions = {}): Promise<Warren
     child,
     port,
     url: `amqp://guest:guest@127.0.0.1:${port}`,
+    httpUrl: httpPort === 0 ? null : `http://127.0.0.1:${httpPort}`,
     dataDir,
     logs,
     stderr: () => stderr,

@@ -25,6 +25,8 @@ export type FsyncPolicy = 'always' | 'interval';
 export interface BrokerConfig {
   port: number;
   bind: string;
+  httpPort: number;
+  httpBind: string;
   dataDir: string;
   logLevel: string;
   heartbeat: number;
@@ -87,6 +89,14 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     key: 'bind', yaml: 'bind', flag: '--bind', type: 'string', default: '127.0.0.1', metavar: 'ADDR',
     doc: 'Address to listen on; 0.0.0.0 or :: accepts connections from other hosts',
+  },
+  {
+    key: 'httpPort', yaml: 'http_port', flag: '--http-port', type: 'int', default: 15672, min: -1, max: 65535, metavar: 'N',
+    doc: 'TCP port of the management HTTP API (RabbitMQ\'s paths, for warrenctl, rabbitmqadmin and monitoring); 0 turns it off; -1 picks a free port',
+  },
+  {
+    key: 'httpBind', yaml: 'http_bind', flag: '--http-bind', type: 'string', default: '127.0.0.1', metavar: 'ADDR',
+    doc: 'Address the management HTTP API listens on',
   },
   {
     key: 'dataDir', yaml: 'data_dir', flag: '--data-dir', type: 'string', default: './data', metavar: 'DIR',

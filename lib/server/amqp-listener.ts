@@ -43,6 +43,12 @@ export class AmqpListener {
     });
   }
 
+  /** the port it listens on (0 before listen) */
+  get port(): number {
+    const a = this.server.address();
+    return a !== null && typeof a === 'object' ? a.port : 0;
+  }
+
   private accept(socket: Socket): void {
     if (this.closing) {
       socket.destroy();

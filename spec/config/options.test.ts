@@ -7,6 +7,8 @@ t.test('DEFAULT_CONFIG holds the documented defaults', async (t) => {
   t.same(DEFAULT_CONFIG, {
     port: 5672,
     bind: '127.0.0.1',
+    httpPort: 15672,
+    httpBind: '127.0.0.1',
     dataDir: './data',
     logLevel: 'info',
     heartbeat: 60,
