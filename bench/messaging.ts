@@ -8,7 +8,8 @@
  *   npm run bench:messaging [-- --rounds 3 --duration 10 --warmup 2
  *       --brokers warren,rabbitmq --workloads 1p1c-16B,1p1c-1KiB,fanout-10,memory-1M,confirm-persistent-1KiB
  *       --window 50000 --memory-messages 1000000 --settle 90 --confirm-window 1000
- *       --recovery-messages 1000000 --recovery-timeout 600 --json bench-results/messaging.json]
+ *       --recovery-messages 1000000 --recovery-timeout 600 --retry-messages 100000 --retry-rounds 3
+ *       --json bench-results/messaging.json]
  *
  * Workloads (queues non-durable, not auto-delete; bodies transient, delivery-mode 1):
  *   1p1c-16B   1 producer -> default exchange -> 1 queue -> 1 no-ack consumer, 16-byte bodies
@@ -33,6 +34,11 @@
  *              seconds until queue.declare passive reports them all again, RSS then, and
  *              the time to drain them. Only when asked for (--workloads recovery-1M): it
  *              takes minutes per broker and round. It runs last on each broker.
+ *   retry-ttl-dlx  the TTL + dead-letter retry loop (issue 5; bench/lib/retry-workload.ts):
+ *              --retry-messages (default 100,000) messages, each rejected --retry-rounds times
+ *              (default 3) into a queue with a 1 s TTL that dead-letters back, then acked:
+ *              time, deliveries/s, reject-to-redelivery latency, and whether every message
+ *              arrived exactly once per retry. amqplib client. Only when asked for.
  * The throughput workloads run for --warmup seconds, then are measured for --duration
  * seconds; rates are counted by the clients (messages written to the producer's
  * socket, basic.deliver frames read by the consumers). memory-1M runs first on each
@@ -84,6 +90,8 @@ import { Method } from '../lib/amqp/generated/methods.js';
 import { declareQueue, queueDepth, RawConnection } from './lib/amqp-raw.js';
 import { confirmLine, confirmMedians, printConfirmTable, printRecoveryTable, recoveryLine, recoveryMedians, runConfirm, runRecovery } from './lib/durability-workloads.js';
 import type { ConfirmResult, ConfirmWorkload, DurabilityMedians, Harness, RecoveryResult, RecoveryWorkload } from './lib/durability-workloads.js';
+import { printRetryTable, retryLine, retryMedians, runRetry } from './lib/retry-workload.js';
+import type { RetryMedians, RetryResult, RetryWorkload } from './lib/retry-workload.js';
 import { SLOT, STOP } from './lib/messaging-shared.js';
 import type { FromWorker, ToWorker, WorkerData } from './lib/messaging-shared.js';
 
@@ -108,7 +116,7 @@ interface MemoryWorkload {
   kind: 'memory';
   bodySize: number;
 }
-type Workload = (ThroughputWorkload | MemoryWorkload | ConfirmWorkload | RecoveryWorkload) & {
+type Workload = (ThroughputWorkload | MemoryWorkload | ConfirmWorkload | RecoveryWorkload | RetryWorkload) & {
   /** not in the default set: only with --workloads */
   onlyWhenAsked?: boolean;
 };
@@ -120,9 +128,10 @@ const WORKLOADS: Workload[] = [
   { name: 'memory-1M', kind: 'memory', bodySize: 16 },
   { name: 'confirm-persistent-1KiB', kind: 'confirm', bodySize: 1024 },
   { name: 'recovery-1M', kind: 'recovery', bodySize: 16, onlyWhenAsked: true },
+  { name: 'retry-ttl-dlx', kind: 'retry', bodySize: 16, onlyWhenAsked: true },
 ];
 /** the order on each broker: memory-1M first (clean baseline), recovery-1M last (it restarts the broker) */
-const RUN_ORDER: Workload['kind'][] = ['memory', 'throughput', 'confirm', 'recovery'];
+const RUN_ORDER: Workload['kind'][] = ['memory', 'throughput', 'confirm', 'retry', 'recovery'];
 
 interface Options {
   rounds: number;
@@ -142,12 +151,15 @@ interface Options {
   recoveryMessages: number;
   /** seconds the restarted broker has to report every message */
   recoveryTimeout: number;
+  /** retry-ttl-dlx: messages, and rejects of each before the ack */
+  retryMessages: number;
+  retryRounds: number;
   json: string;
 }
 
 const USAGE = `usage: messaging [--rounds N] [--duration S] [--warmup S] [--brokers ${BROKERS.join(',')}]
                  [--workloads ${WORKLOADS.map((w) => w.name).join(',')}] [--window N] [--memory-messages N] [--settle S]
-                 [--confirm-window N] [--recovery-messages N] [--recovery-timeout S] [--json FILE]
+                 [--confirm-window N] [--recovery-messages N] [--recovery-timeout S] [--retry-messages N] [--retry-rounds N] [--json FILE]
 default workloads: ${WORKLOADS.filter((w) => !w.onlyWhenAsked).map((w) => w.name).join(',')}`;
 
 function parseOptions(argv: string[]): Options {
@@ -163,6 +175,8 @@ function parseOptions(argv: string[]): Options {
     confirmWindow: 1000,
     recoveryMessages: 1_000_000,
     recoveryTimeout: 600,
+    retryMessages: 100_000,
+    retryRounds: 3,
     json: join(ROOT, 'bench-results/messaging.json'),
   };
   // upper bounds keep the shared Int32 counters (bench/lib/messaging-shared.ts) from overflowing
@@ -187,6 +201,8 @@ function parseOptions(argv: string[]): Options {
       case '--confirm-window': o.confirmWindow = Math.floor(num(flag, value, 1, 100_000)); break;
       case '--recovery-messages': o.recoveryMessages = Math.floor(num(flag, value, 1, 1e8)); break;
       case '--recovery-timeout': o.recoveryTimeout = num(flag, value, 1, 7200); break;
+      case '--retry-messages': o.retryMessages = Math.floor(num(flag, value, 1, 10_000_000)); break;
+      case '--retry-rounds': o.retryRounds = Math.floor(num(flag, value, 1, 100)); break;
       case '--json': o.json = String(value); break;
       case '--brokers': {
         const names = String(value).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
@@ -640,6 +656,7 @@ interface RoundResult {
   memory?: MemoryResult;
   confirm?: ConfirmResult;
   recovery?: RecoveryResult;
+  retry?: RetryResult;
 }
 
 /** Delete what a workload declared, on a fresh connection (the workload's own may be dead); errors ignored. */
@@ -829,6 +846,7 @@ function progressLine(r: RoundResult): string {
   if (!r.ok) return `${head} FAILED: ${firstLine(r.error!)}`;
   if (r.confirm) return `${head} ${confirmLine(r.confirm)}`;
   if (r.recovery) return `${head} ${recoveryLine(r.recovery)}`;
+  if (r.retry) return `${head} ${retryLine(r.retry)}`;
   if (r.throughput) {
     const t = r.throughput;
     return `${head} publish ${fmtRate(t.publishRate).padStart(11)} msg/s   delivered ${fmtRate(t.deliveredRate).padStart(11)} msg/s   depth at end ${t.depthAtEnd}   CPU broker ${t.brokerCpuPercent.toFixed(0)}% clients ${t.clientCpuPercent.toFixed(0)}%`;
@@ -856,6 +874,8 @@ interface Summary {
   fillSeconds?: number;
   /** confirm-persistent-1KiB and recovery-1M (see bench/lib/durability-workloads.ts) */
   durability?: DurabilityMedians;
+  /** retry-ttl-dlx (see bench/lib/retry-workload.ts) */
+  retry?: RetryMedians;
 }
 
 function summarise(results: RoundResult[], workloads: Workload[], brokers: string[]): Summary[] {
@@ -870,6 +890,8 @@ function summarise(results: RoundResult[], workloads: Workload[], brokers: strin
         s.durability = confirmMedians(ok.map((r) => r.confirm!), w);
       } else if (ok.length > 0 && w.kind === 'recovery') {
         s.durability = recoveryMedians(ok.map((r) => r.recovery!));
+      } else if (ok.length > 0 && w.kind === 'retry') {
+        s.retry = retryMedians(ok.map((r) => r.retry!));
       } else if (ok.length > 0 && w.kind === 'throughput') {
         s.publishRate = median(ok.map((r) => r.throughput!.publishRate));
         s.deliveredRate = median(ok.map((r) => r.throughput!.deliveredRate));
@@ -900,6 +922,7 @@ function printTables(summary: Summary[], workloads: Workload[], o: Options): voi
     const durabilityRows = rows.map((s) => ({ broker: s.broker, okRounds: s.okRounds, rounds: s.rounds, errors: s.errors, ...(s.durability ? { medians: s.durability } : {}) }));
     if (w.kind === 'confirm') printConfirmTable(w, durabilityRows, o);
     else if (w.kind === 'recovery') printRecoveryTable(w, durabilityRows, o);
+    else if (w.kind === 'retry') printRetryTable(w, rows.map((s) => ({ broker: s.broker, okRounds: s.okRounds, rounds: s.rounds, errors: s.errors, ...(s.retry ? { medians: s.retry } : {}) })), o);
     else if (w.kind === 'throughput') {
       const mb = w.bodySize >= 1024;
       console.log(`\n${w.name}: medians of ${o.rounds} rounds, ${o.duration} s each after ${o.warmup} s warm-up, window ${o.window || 'none'}`);
@@ -978,6 +1001,7 @@ async function main(): Promise<void> {
             if (w.kind === 'memory') r.memory = await runMemory(b, w, o);
             else if (w.kind === 'confirm') r.confirm = await runConfirm(b, w, o, harness);
             else if (w.kind === 'recovery') r.recovery = await runRecovery(b, w, o, harness);
+            else if (w.kind === 'retry') r.retry = await runRetry(b, w, o, harness);
             else r.throughput = await runThroughput(b, w, o);
           } catch (err) {
             r.ok = false;
