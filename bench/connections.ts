@@ -156,7 +156,7 @@ async function freePort(): Promise<number> {
 async function startWarren(): Promise<RunningBroker> {
   const dataDir = mkdtempSync(join(tmpdir(), 'warren-bench-'));
   const port = await freePort();
-  const child: ChildProcess = spawn(join(ROOT, 'bin/warren'), ['--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], { stdio: 'ignore' });
+  const child: ChildProcess = spawn(join(ROOT, 'bin/warren'), ['--port', String(port), '--http-port', '0', '--data-dir', dataDir, '--log-level', 'warn'], { stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
     try {
       (await openConnection(port)).destroy();

@@ -402,7 +402,7 @@ async function startWarren(): Promise<RunningBroker> {
   /** Start bin/warren on dataDir; resolves with the port it listens on. */
   const launch = (port: number, timeoutMs: number): Promise<number> => {
     exit = null;
-    const c = spawn(process.execPath, [join(ROOT, 'bin/warren'), '--port', String(port), '--data-dir', dataDir, '--log-level', 'info'], {
+    const c = spawn(process.execPath, [join(ROOT, 'bin/warren'), '--port', String(port), '--http-port', '0', '--data-dir', dataDir, '--log-level', 'info'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = c;
