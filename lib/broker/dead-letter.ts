@@ -42,9 +42,15 @@ function stringOf(v: FieldValue | undefined): string | undefined {
   return undefined;
 }
 
+const ASCII = /^[\x00-\x7f]*$/;
+
+/** The table with its keys in byte order, as RabbitMQ sorts them (string order is byte order for ASCII keys, the usual case). */
 function sortedTable(t: FieldTable): FieldTable {
+  const keys = Object.keys(t);
+  if (keys.every((k) => ASCII.test(k))) keys.sort();
+  else keys.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   const out: FieldTable = {};
-  for (const k of Object.keys(t).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))) out[k] = t[k]!;
+  for (const k of keys) out[k] = t[k]!;
   return out;
 }
 
@@ -94,7 +100,8 @@ export function deadLetteredMessage(m: Message, queue: string, reason: DeathReas
   encodeBasicProperties(writer, props);
   const encoded = writer.take();
   const body = m.bodyParts ?? [m.data.subarray(m.offset + m.propertiesSize, m.offset + m.propertiesSize + m.bodySize)];
-  return new Message(dlx, routingKey, encoded, body, m.bodySize);
+  // its properties are known: routing (headers exchanges) and the cycle check need not decode them again
+  return new Message(dlx, routingKey, encoded, body, m.bodySize).withDecoded(props);
 }
 
 /**

@@ -79,6 +79,12 @@ export class Message {
     return this.decoded;
   }
 
+  /** Give a message built here from known properties their decoded form (they must be what decoding its bytes gives). */
+  withDecoded(props: BasicProperties): this {
+    this.decoded = props;
+    return this;
+  }
+
   get headers(): FieldTable | undefined {
     return this.decodedProperties().headers;
   }
