@@ -1,5 +1,8 @@
 /** Every route of the management HTTP API, by group (one file each). */
 import type { Route } from '../http-api.js';
 import { routes as overview } from './overview.js';
+import { routes as queues } from './queues.js';
+import { routes as exchanges } from './exchanges.js';
+import { routes as bindings } from './bindings.js';
 
-export const ALL_ROUTES: readonly Route[] = [...overview];
+export const ALL_ROUTES: readonly Route[] = [...overview, ...queues, ...exchanges, ...bindings];
