@@ -187,6 +187,22 @@ t.test('POST .../get: bad bodies and missing queues', async (t) => {
   t.same((await api('POST', '/api/queues/%2F/gq/get')).json, { error: 'bad_request', reason: '[{key_missing,ackmode},{key_missing,count},{key_missing,encoding}]' });
 });
 
+t.test('another connection\'s exclusive queue: listed, not changed (400 / RESOURCE_LOCKED as RabbitMQ)', async (t) => {
+  const b = await withBroker(t, { httpPort: -1, users: USERS });
+  const api = client(b);
+  const conn = await amqplib.connect(b.url);
+  t.teardown(() => conn.close());
+  const ch = await conn.createChannel();
+  await ch.assertQueue('ex', { exclusive: true });
+  t.match((await api('GET', '/api/queues/%2F/ex')).json, { name: 'ex', exclusive: true, durable: false });
+  const locked = "cannot obtain exclusive access to locked queue 'ex' in vhost '/'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.";
+  t.same((await api('POST', '/api/queues/%2F/ex/get', { count: 1, ackmode: 'ack_requeue_true', encoding: 'auto' })).json, { error: 'bad_request', reason: `405 RESOURCE_LOCKED - ${locked}` });
+  for (const [method, path] of [['PUT', '/api/queues/%2F/ex'], ['DELETE', '/api/queues/%2F/ex'], ['DELETE', '/api/queues/%2F/ex/contents'], ['POST', '/api/bindings/%2F/e/amq.direct/q/ex']]) {
+    t.same(await api(method!, path!, method === 'DELETE' ? undefined : {}).then((r) => [r.status, r.json]), [400, { error: 'bad_request', reason: locked }], `${method} ${path}`);
+  }
+  await ch.checkQueue('ex');
+});
+
 t.test('a management user: only permitted vhosts, and the permissions of its user', async (t) => {
   const b = await withBroker(t, { httpPort: -1, users: USERS, vhosts: ['v2'] });
   const guest = client(b);

@@ -149,7 +149,7 @@ function deleteRoute(kind: Kind) {
 
 // ---- properties_key
 
-/** mochiweb's quote_plus: letters, digits and ".-~_" stay, space is "+", other bytes %XX; "~" is %7E in a properties key. */
+/** mochiweb's quote_plus: letters, digits and ".-_" stay, space is "+", other UTF-8 bytes %XX; "~" stays where keepTilde (a Location), else %7E (a properties key). */
 export function quotePlus(s: string, keepTilde = false): string {
   let out = '';
   for (const byte of Buffer.from(s, 'utf8')) {

@@ -21,7 +21,8 @@ import { ApiError, badRequest, forbidden, notFound } from '../http-api.js';
 import type { ApiRequest } from '../http-api.js';
 
 /** The node name the API reports (as /api/overview does). */
-export const nodeName = (): string => `warren@${hostname()}`;
+let node: string | null = null;
+export const nodeName = (): string => (node ??= `warren@${hostname()}`);
 
 /** The owner HTTP requests act as: never the owner of an exclusive queue (exclusive declares over HTTP are not a thing). */
 export const HTTP_OWNER: QueueOwner = Object.freeze({ owner: 'management HTTP API' });
