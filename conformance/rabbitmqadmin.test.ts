@@ -18,7 +18,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { uniqueName } from './helpers/broker-under-test.js';
 import { startWarren } from './helpers/warren-process.js';
 
-const RABBITMQADMIN = '/usr/bin/rabbitmqadmin';
+// RABBITMQADMIN: where it is when the package is not installed (.ci/run extracts it from the .deb)
+const RABBITMQADMIN = process.env.RABBITMQADMIN ?? '/usr/bin/rabbitmqadmin';
 const skip = existsSync(RABBITMQADMIN) ? false : `${RABBITMQADMIN} is not installed (Debian package rabbitmq-server ships it)`;
 
 interface Run { code: number | null; stdout: string; stderr: string }
