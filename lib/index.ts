@@ -16,12 +16,19 @@
  * The free disk space monitor (disk_free_limit) runs beside the broker and
  * is stopped by close(); `diskMonitor.setLimit()` changes the limit while
  * running, as `rabbitmqctl set_disk_free_limit` does.
+ *
+ * The message counters (`stats`, lib/broker/message-stats.ts) are sampled
+ * every 5 s for their rates until close(). With the HTTP API on, GET
+ * /metrics on its port answers them in Prometheus's text format, without
+ * authentication (lib/admin/metrics.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Broker } from './broker/broker.js';
 import { DiskMonitor } from './broker/disk-monitor.js';
+import { messageStatsOf } from './broker/message-stats.js';
+import type { MessageStats, QueueTotals } from './broker/message-stats.js';
 import { resolveConfig } from './config/load-config.js';
 import type { BrokerConfig } from './config/options.js';
 import { createLogger } from './log.js';
@@ -29,9 +36,11 @@ import type { Logger } from './log.js';
 import { AmqpListener } from './server/amqp-listener.js';
 import { HttpApiServer } from './admin/http-server.js';
 import { ALL_ROUTES } from './admin/routes/index.js';
+import { renderMetrics } from './admin/metrics.js';
 
 export type { BrokerConfig } from './config/options.js';
 export type { DiskMonitor } from './broker/disk-monitor.js';
+export type { MessageStats } from './broker/message-stats.js';
 export type { Logger } from './log.js';
 
 export interface StartBrokerOptions extends Partial<BrokerConfig> {
@@ -52,6 +61,8 @@ export interface RunningBroker {
   readonly httpUrl: string | null;
   /** the free disk space alarm: publishers are blocked while it is set */
   readonly diskMonitor: DiskMonitor;
+  /** the broker's message counters and their rates (publish, deliver, ack, confirm...) */
+  readonly stats: MessageStats;
   /** Close every connection (320 CONNECTION_FORCED), stop listening, release the data dir if it was temporary. */
   close(): Promise<void>;
 }
@@ -68,8 +79,12 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   let diskMonitor: DiskMonitor | null = null;
   let http: HttpApiServer | null = null;
   let amqp: AmqpListener | null = null;
+  let stats: MessageStats | null = null;
   try {
     const broker = await Broker.open(config, logger);
+    stats = messageStatsOf(broker);
+    stats.start(() => queueTotals(broker));
+    const counters = stats;
     diskMonitor = new DiskMonitor({ dir: config.dataDir, limit: config.diskFreeLimit, logger });
     await diskMonitor.start();
     const listener = new AmqpListener(broker, [diskMonitor]);
@@ -83,7 +98,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     logger.info({ address: host, port: address.port, dataDir: config.dataDir }, 'warren listening for AMQP 0-9-1 on %s:%d', host, address.port);
     let httpUrl: string | null = null;
     if (config.httpPort !== 0) {
-      http = new HttpApiServer({ broker, listener }, ALL_ROUTES, logger);
+      const metrics = (): string => renderMetrics({ broker, listener, stats: counters, diskMonitor: monitor });
+      http = new HttpApiServer({ broker, listener }, ALL_ROUTES, logger, metrics);
       const h = await http.listen(config.httpPort < 0 ? 0 : config.httpPort, config.httpBind);
       httpUrl = `http://${h.address.includes(':') ? `[${h.address}]` : h.address}:${h.port}`;
       logger.info({ httpAddress: h.address, httpPort: h.port }, 'management HTTP API listening on %s', httpUrl);
@@ -99,11 +115,13 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       listener,
       httpUrl,
       diskMonitor: monitor,
+      stats: counters,
       close(): Promise<void> {
         closed ??= (async () => {
           await api?.close();
           await listener.close();
           monitor.stop();
+          counters.stop();
           await broker.persist();
           broker.close();
           if (tempDir) rmSync(tempDir, { recursive: true, force: true });
@@ -116,7 +134,21 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     await http?.close();
     await amqp?.close();
     diskMonitor?.stop();
+    stats?.stop();
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** Ready and unacknowledged messages over every queue of every vhost (sampled for queue_totals' rates). */
+function queueTotals(broker: Broker): QueueTotals {
+  let ready = 0;
+  let unacked = 0;
+  for (const vh of broker.vhosts.values()) {
+    for (const q of vh.queues.values()) {
+      ready += q.messageCount;
+      unacked += q.unacked;
+    }
+  }
+  return { ready, unacked };
 }

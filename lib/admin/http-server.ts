@@ -9,6 +9,13 @@
  * ({"error":"bad_request","reason":"not_json"}), 405 with an Allow header.
  * A handler that throws anything else is a 500 that is logged; nothing a
  * request does reaches the event loop as an exception.
+ *
+ * One exception to authentication: GET /metrics (when a renderer is given)
+ * answers Prometheus's text format without credentials, for scrapers, as
+ * RabbitMQ's rabbitmq_prometheus plugin serves it (there on its own port,
+ * 15692). It shows counts, queue names and vhost names, never message
+ * contents or users; the port binds to loopback unless http_bind says
+ * otherwise.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -16,6 +23,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import { ApiError, ApiResponse, badRequest, forbidden, hasTag, notFound } from './http-api.js';
 import type { ApiContext, ApiRequest, Route } from './http-api.js';
+import { METRICS_CONTENT_TYPE } from './metrics.js';
 
 /** Largest request body taken (definitions files can be large). */
 const MAX_BODY = 64 * 1024 * 1024;
@@ -29,10 +37,13 @@ export class HttpApiServer {
   private readonly routes: CompiledRoute[];
   private readonly ctx: ApiContext;
   private readonly logger: Logger;
+  /** renders GET /metrics (metrics.ts); null: no /metrics */
+  private readonly metrics: (() => string) | null;
 
-  constructor(ctx: ApiContext, routes: readonly Route[], logger: Logger) {
+  constructor(ctx: ApiContext, routes: readonly Route[], logger: Logger, metrics: (() => string) | null = null) {
     this.ctx = ctx;
     this.logger = logger;
+    this.metrics = metrics;
     this.routes = routes.map((r) => ({ ...r, segments: r.path.split('/').slice(1) }));
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
@@ -63,6 +74,8 @@ export class HttpApiServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    // The one unauthenticated path, outside /api: Prometheus scrapers (see the header comment).
+    if (this.metrics && url.pathname === '/metrics') return this.serveMetrics(req, res, this.metrics);
     const user = this.authenticate(req);
     if (!user) {
       send(res, 401, { error: 'not_authorized', reason: 'Login failed' }, { 'www-authenticate': 'Basic realm="RabbitMQ Management"' });
@@ -89,6 +102,13 @@ export class HttpApiServer {
       if (err instanceof ApiError) return send(res, err.status, errorBody(err));
       throw err;
     }
+  }
+
+  private serveMetrics(req: IncomingMessage, res: ServerResponse, render: () => string): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, undefined, { allow: 'GET' });
+    const text = render();
+    res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'cache-control': 'no-cache', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
   }
 
   /** The user of a request's basic auth credentials, or null (no header, wrong password, loopback-only user from afar). */

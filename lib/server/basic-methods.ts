@@ -129,10 +129,15 @@ function readableQueue(ch: Channel, name: string): Queue {
 function get(ch: Channel, m: BasicGet): void {
   const queue: Queue = readableQueue(ch, m.queue);
   const entry = queue.get(m.noAck);
+  const stats = ch.host.stats;
   if (!entry) {
+    stats.getEmpty++;
     ch.host.sendMethod(ch.id, encodeBasicGetEmpty, { clusterId: '' });
     return;
   }
+  if (m.noAck) stats.getNoAck++;
+  else stats.get++;
+  if (entry.redelivered) stats.redeliver++;
   const tag = ch.nextDeliveryTag();
   if (!m.noAck) {
     const deadline = ackDeadline(queue, ch.host.consumerTimeout);

@@ -27,6 +27,7 @@ import type { Message } from '../broker/message.js';
 import type { Queue, QueueOwner } from '../broker/queue.js';
 import type { QueueEntry } from '../broker/ready-list.js';
 import type { VirtualHost } from '../broker/vhost.js';
+import type { MessageStats } from '../broker/message-stats.js';
 import { handleBasicMethod } from './basic-methods.js';
 import { handlePublish } from './publish.js';
 import { handleTxMethod, Transaction } from './transaction.js';
@@ -71,6 +72,8 @@ export interface ChannelHost {
   readonly replyTo: ReplyToRegistry;
   /** the server's consumer_timeout in ms (0: none); a queue's x-consumer-timeout overrides it */
   readonly consumerTimeout: number;
+  /** the broker's message counters (message-stats.ts): incremented on publish, deliver, get, ack, confirm */
+  readonly stats: MessageStats;
 }
 
 export const enum ChannelState {
@@ -146,7 +149,7 @@ export class Channel implements ConsumerChannel {
           this.confirms = new PublisherConfirms((tag, multiple, ack) => {
             if (ack) this.host.sendMethod(this.id, encodeBasicAck, { deliveryTag: tag, multiple });
             else this.host.sendMethod(this.id, encodeBasicNack, { deliveryTag: tag, multiple, requeue: false });
-          });
+          }, this.host.stats);
         }
         if (!m.nowait) this.host.sendMethod(this.id, encodeConfirmSelectOk, {});
         return;
@@ -231,13 +234,18 @@ export class Channel implements ConsumerChannel {
 
   deliver(consumer: Consumer, queue: Queue, entry: QueueEntry): void {
     const tag = ++this.lastTag;
+    const stats = this.host.stats;
     if (!consumer.noAck) {
       const deadline = ackDeadline(queue, this.host.consumerTimeout);
       this.unacked.add({ tag, queue, entry, consumer, deadline });
       this.ackTimer.watch(deadline);
       consumer.unacked++;
       this.consumerUnacked++;
+      stats.deliver++;
+    } else {
+      stats.deliverNoAck++;
     }
+    if (entry.redelivered) stats.redeliver++;
     const m = queue.deliveryLimit >= 0 ? withDeliveryCount(entry.message, entry.deliveryCount) : entry.message;
     this.host.sendContent(
       this.id,
@@ -263,6 +271,8 @@ export class Channel implements ConsumerChannel {
 
   /** Acknowledged, or rejected without requeue (then dead-lettered where the queue says): the messages are done with. */
   settle(deliveries: readonly Delivery[], rejected = false): void {
+    // basic.ack (now or at tx.commit) counts as acknowledged; reject / nack without requeue does not
+    if (!rejected) this.host.stats.ack += deliveries.length;
     for (const d of deliveries) {
       if (rejected) d.queue.reject(d.entry);
       else d.queue.settle(d.entry);

@@ -38,6 +38,8 @@ import { WireReader } from '../amqp/wire-reader.js';
 import type { User } from '../auth/users.js';
 import type { Broker } from '../broker/broker.js';
 import type { Message } from '../broker/message.js';
+import { messageStatsOf } from '../broker/message-stats.js';
+import type { MessageStats } from '../broker/message-stats.js';
 import type { Queue } from '../broker/queue.js';
 import type { VirtualHost } from '../broker/vhost.js';
 import type { Committed, PublishRecord } from '../store/message-log.js';
@@ -80,6 +82,8 @@ export class Connection {
   readonly remoteAddress: string;
   readonly logger: Logger;
   readonly maxMessageSize: number;
+  /** the broker's message counters; this connection's bytes are its socket's bytesRead / bytesWritten */
+  readonly stats: MessageStats;
 
   handshakeStep = HandshakeStep.StartOk;
   clientProperties: FieldTable = {};
@@ -135,6 +139,8 @@ export class Connection {
     this.name = `${socket.remoteAddress}:${socket.remotePort} -> ${socket.localAddress}:${socket.localPort}`;
     this.logger = broker.logger.child({ connection: this.name });
     this.maxMessageSize = broker.config.maxMessageSize;
+    this.stats = messageStatsOf(broker);
+    this.stats.connectionsOpened++;
     // Before tune, frames are bounded by the largest frame_max we would agree to.
     this.reader = new FrameReader(this, broker.config.frameMax);
     socket.setNoDelay(true);
@@ -527,6 +533,7 @@ export class Connection {
   private release(): void {
     if (this.released) return;
     this.released = true;
+    this.stats.connectionClosed(this.socket);
     this.clearHandshakeTimer();
     if (this.closeTimer) clearTimeout(this.closeTimer);
     this.heartbeat?.stop();

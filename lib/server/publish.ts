@@ -70,6 +70,10 @@ function publish(ch: Channel, m: BasicPublish, c: Content): void {
       message = withProperties(message, { ...message.decodedProperties(), replyTo: replyAddress(ch) });
     }
   }
+  // counted once checked and about to be routed (RabbitMQ's messages_received)
+  const stats = ch.host.stats;
+  stats.publish++;
+  if (ch.confirms) stats.publishConfirm++;
   if (exchange.name === '' && isReplyRoutingKey(m.routingKey)) return publishReply(ch, m, message);
   const confirms = ch.confirms;
   const tag = confirms ? confirms.next() : 0;
@@ -103,14 +107,19 @@ export function storePublish(
   awaitDisk: (() => Committed) | null = null,
 ): void {
   const confirms = ch.confirms;
+  const stats = ch.host.stats;
   if (queues.length === 0) {
     // a return goes out before the confirm
     if (mandatory) {
+      stats.returnUnroutable++;
       ch.host.sendContent(ch.id, encodeBasicReturn, { replyCode: ReplyCode.NoRoute, replyText: 'NO_ROUTE', exchange, routingKey }, message);
+    } else {
+      stats.dropUnroutable++;
     }
     if (confirms) confirms.confirm(tag);
     return;
   }
+  stats.routed += queues.length;
   // queues with overflow reject-publish(-dlx) that are full refuse it: the publisher gets a nack
   let refused = false;
   for (let i = queues.length - 1; i >= 0; i--) {

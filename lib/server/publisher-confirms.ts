@@ -11,6 +11,8 @@
  * confirmed tags below the oldest one still waiting go out as one
  * multiple=true ack, the rest one by one.
  */
+import type { MessageStats } from '../broker/message-stats.js';
+
 export type SendConfirm = (tag: number, multiple: boolean, ack: boolean) => void;
 
 export class PublisherConfirms {
@@ -21,13 +23,16 @@ export class PublisherConfirms {
   private nacks: number[] = [];
   private scheduled = false;
   private readonly send: SendConfirm;
+  /** counts the confirms sent (stats.confirm), or null */
+  private readonly stats: MessageStats | null;
   private readonly flushSoon = (): void => {
     this.scheduled = false;
     this.flush();
   };
 
-  constructor(send: SendConfirm) {
+  constructor(send: SendConfirm, stats: MessageStats | null = null) {
     this.send = send;
+    this.stats = stats;
   }
 
   /** The tag of the next publish. */
@@ -70,7 +75,10 @@ export class PublisherConfirms {
 
   /** Send what is settled: one multiple ack for the prefix below the oldest waiting tag, then singles. */
   flush(): void {
-    if (this.acks.length > 0) this.sendAll(this.acks, true);
+    if (this.acks.length > 0) {
+      if (this.stats) this.stats.confirm += this.acks.length;
+      this.sendAll(this.acks, true);
+    }
     if (this.nacks.length > 0) this.sendAll(this.nacks, false);
     this.acks = [];
     this.nacks = [];

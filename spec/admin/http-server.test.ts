@@ -1,9 +1,12 @@
 // The management HTTP server's frame, over real HTTP against an in-process
 // broker: basic auth (401 with RabbitMQ's body and a challenge), tags (403),
 // unknown paths (404), wrong methods (405 with Allow), malformed JSON (400),
-// and the first routes (whoami, overview, healthchecks, aliveness-test).
+// and the first routes (whoami, overview, healthchecks, aliveness-test);
+// overview's message_stats and queue_totals after real amqplib traffic.
 import t from 'tap';
+import amqplib from 'amqplib';
 import { withBroker } from '../helpers/broker.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 async function call(url: string, path: string, o: { auth?: string; method?: string; body?: string } = {}): Promise<{ status: number; headers: Headers; json: unknown }> {
   const headers: Record<string, string> = {};
@@ -54,6 +57,50 @@ t.test('overview, healthchecks, aliveness-test', async (t) => {
   t.same((await call(url, '/api/aliveness-test/%2F', { auth: 'guest:guest' })).json, { status: 'ok' });
   t.equal((await call(url, '/api/aliveness-test/nope', { auth: 'guest:guest' })).status, 404);
   t.equal(b.broker.vhosts.get('/')!.queues.get('aliveness-test')?.messageCount, 0, 'the test message was read back');
+});
+
+t.test('overview: message_stats counts what was published, delivered and acked, with rates', async (t) => {
+  const b = await withBroker(t, { httpPort: -1 });
+  const conn = await amqplib.connect(b.url);
+  t.teardown(() => conn.close().catch(() => undefined));
+  const ch = await conn.createConfirmChannel();
+  await ch.assertQueue('stats-q', { durable: false });
+  const n = 20;
+  for (let i = 0; i < n; i++) ch.sendToQueue('stats-q', Buffer.from(`m${i}`));
+  ch.publish('amq.direct', 'nowhere', Buffer.from('x'), { mandatory: true });
+  ch.publish('amq.direct', 'nowhere', Buffer.from('y'));
+  await ch.waitForConfirms();
+  const got: amqplib.ConsumeMessage[] = [];
+  await ch.consume('stats-q', (m) => {
+    if (m) got.push(m);
+  });
+  t.ok(await waitFor(() => got.length === n, 2000), `${n} delivered`);
+  for (const m of got.slice(0, n - 5)) ch.ack(m);
+  await ch.checkQueue('stats-q'); // a round trip: the acks have been handled
+  b.stats.sample(Date.now()); // as the 5 s timer would: rates over the time since the broker started
+  const o = (await call(b.httpUrl!, '/api/overview', { auth: 'guest:guest' })).json as Record<string, any>;
+  const ms = o.message_stats;
+  t.match(ms, {
+    publish: n + 2,
+    confirm: n + 2,
+    return_unroutable: 1,
+    drop_unroutable: 1,
+    deliver: n,
+    deliver_no_ack: 0,
+    deliver_get: n,
+    get: 0,
+    get_no_ack: 0,
+    get_empty: 0,
+    redeliver: 0,
+    ack: n - 5,
+  });
+  for (const key of ['publish', 'confirm', 'deliver', 'deliver_get', 'ack']) {
+    t.ok(typeof ms[`${key}_details`]?.rate === 'number' && ms[`${key}_details`].rate > 0, `${key}_details.rate > 0`);
+  }
+  t.same(ms.get_details, { rate: 0 });
+  t.match(o.queue_totals, { messages: 5, messages_ready: 0, messages_unacknowledged: 5 });
+  t.match(o.queue_totals.messages_details, { rate: Number });
+  t.match(o.object_totals, { connections: 1, channels: 1, consumers: 1, queues: 1 });
 });
 
 t.test('off with http_port 0 (the library default)', async (t) => {

@@ -1,11 +1,15 @@
 /**
  * Who and how: GET /api/overview (the node, its versions, the object
- * totals and message counts), /api/whoami, /api/healthchecks/node and
- * /api/aliveness-test/{vhost} (declares the queue "aliveness-test",
- * publishes a message to it and reads it back, as RabbitMQ does).
+ * totals, the queue totals and the message counters with their rates:
+ * message_stats, from lib/broker/message-stats.ts), /api/whoami,
+ * /api/healthchecks/node and /api/aliveness-test/{vhost} (declares the
+ * queue "aliveness-test", publishes a message to it and reads it back, as
+ * RabbitMQ does).
  */
 import { hostname } from 'node:os';
 import { Message } from '../../broker/message.js';
+import { messageStatsOf } from '../../broker/message-stats.js';
+import type { MessageStats, RatedCounter } from '../../broker/message-stats.js';
 import { WARREN_VERSION } from '../../server/server-properties.js';
 import { forbidden, notFound } from '../http-api.js';
 import type { ApiRequest, Route } from '../http-api.js';
@@ -37,6 +41,7 @@ function overview(req: ApiRequest): unknown {
   let channels = 0;
   for (const c of listener.connections) channels += c.channelCount;
   const node = `warren@${hostname()}`;
+  const stats = messageStatsOf(broker);
   return {
     management_version: WARREN_VERSION,
     rates_mode: 'basic',
@@ -48,10 +53,49 @@ function overview(req: ApiRequest): unknown {
     node,
     disable_stats: false,
     enable_queue_totals: false,
-    queue_totals: { messages: ready + unacked, messages_ready: ready, messages_unacknowledged: unacked },
+    message_stats: messageStats(stats),
+    queue_totals: {
+      messages: ready + unacked,
+      messages_details: rate(stats.totalsRates.messages),
+      messages_ready: ready,
+      messages_ready_details: rate(stats.totalsRates.ready),
+      messages_unacknowledged: unacked,
+      messages_unacknowledged_details: rate(stats.totalsRates.unacked),
+    },
     object_totals: { channels, connections: listener.connections.size, consumers, exchanges, queues },
     listeners: [{ node, protocol: 'amqp', ip_address: broker.config.bind, port: listener.port }],
   };
+}
+
+/** RabbitMQ's message_stats fields and the counters behind them. */
+const MESSAGE_STATS: readonly (readonly [string, RatedCounter])[] = [
+  ['publish', 'publish'],
+  ['confirm', 'confirm'],
+  ['return_unroutable', 'returnUnroutable'],
+  ['drop_unroutable', 'dropUnroutable'],
+  ['deliver', 'deliver'],
+  ['deliver_no_ack', 'deliverNoAck'],
+  ['get', 'get'],
+  ['get_no_ack', 'getNoAck'],
+  ['get_empty', 'getEmpty'],
+  ['redeliver', 'redeliver'],
+  ['ack', 'ack'],
+];
+
+/** Each count with its *_details {rate} (per second over the last 5 s sample, RabbitMQ's 'basic' rates mode). */
+function messageStats(stats: MessageStats): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [field, counter] of MESSAGE_STATS) {
+    out[field] = stats[counter];
+    out[`${field}_details`] = rate(stats.rates[counter]);
+  }
+  out.deliver_get = stats.deliverGet;
+  out.deliver_get_details = rate(stats.deliverGetRate);
+  return out;
+}
+
+function rate(perSecond: number): { rate: number } {
+  return { rate: Math.round(perSecond * 10) / 10 };
 }
 
 async function aliveness(req: ApiRequest): Promise<unknown> {
