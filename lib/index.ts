@@ -27,7 +27,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Broker } from './broker/broker.js';
 import { DiskMonitor } from './broker/disk-monitor.js';
-import { messageStatsOf } from './broker/message-stats.js';
 import type { MessageStats, QueueTotals } from './broker/message-stats.js';
 import { resolveConfig } from './config/load-config.js';
 import type { BrokerConfig } from './config/options.js';
@@ -82,7 +81,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   let stats: MessageStats | null = null;
   try {
     const broker = await Broker.open(config, logger);
-    stats = messageStatsOf(broker);
+    stats = broker.stats;
     stats.start(() => queueTotals(broker));
     const counters = stats;
     diskMonitor = new DiskMonitor({ dir: config.dataDir, limit: config.diskFreeLimit, logger });

@@ -27,6 +27,7 @@ import type { Definitions } from '../store/definitions-store.js';
 import { serverProperties, WARREN_VERSION } from '../server/server-properties.js';
 import type { FieldTable } from '../amqp/field-table.js';
 import { exportDurableEntities, importDurableEntities } from './durable-entities.js';
+import { MessageStats } from './message-stats.js';
 import { VirtualHost } from './vhost.js';
 
 export type VhostAccess = 'ok' | 'no-vhost' | 'refused';
@@ -42,6 +43,8 @@ export class Broker {
   readonly users = new UserRegistry();
   readonly vhosts = new Map<string, VirtualHost>();
   readonly serverProperties: FieldTable;
+  /** message counters (publish, deliver, ack...) and their rates, for the HTTP API and /metrics */
+  readonly stats = new MessageStats();
   private readonly store: DefinitionsStore;
   /** persistent messages of durable queues */
   readonly messageLog: MessageLog;

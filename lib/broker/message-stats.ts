@@ -159,15 +159,3 @@ function zeroes(): Record<RatedCounter, number> {
   for (const name of RATED) o[name] = 0;
   return o;
 }
-
-/** The one MessageStats of a broker (keyed by the Broker object; created on first use). */
-const byBroker = new WeakMap<object, MessageStats>();
-
-export function messageStatsOf(broker: object): MessageStats {
-  let stats = byBroker.get(broker);
-  if (!stats) {
-    stats = new MessageStats();
-    byBroker.set(broker, stats);
-  }
-  return stats;
-}

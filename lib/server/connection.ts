@@ -38,7 +38,6 @@ import { WireReader } from '../amqp/wire-reader.js';
 import type { User } from '../auth/users.js';
 import type { Broker } from '../broker/broker.js';
 import type { Message } from '../broker/message.js';
-import { messageStatsOf } from '../broker/message-stats.js';
 import type { MessageStats } from '../broker/message-stats.js';
 import type { Queue } from '../broker/queue.js';
 import type { VirtualHost } from '../broker/vhost.js';
@@ -139,7 +138,7 @@ export class Connection {
     this.name = `${socket.remoteAddress}:${socket.remotePort} -> ${socket.localAddress}:${socket.localPort}`;
     this.logger = broker.logger.child({ connection: this.name });
     this.maxMessageSize = broker.config.maxMessageSize;
-    this.stats = messageStatsOf(broker);
+    this.stats = broker.stats;
     this.stats.connectionsOpened++;
     // Before tune, frames are bounded by the largest frame_max we would agree to.
     this.reader = new FrameReader(this, broker.config.frameMax);

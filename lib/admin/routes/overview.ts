@@ -8,7 +8,6 @@
  */
 import { hostname } from 'node:os';
 import { Message } from '../../broker/message.js';
-import { messageStatsOf } from '../../broker/message-stats.js';
 import type { MessageStats, RatedCounter } from '../../broker/message-stats.js';
 import { WARREN_VERSION } from '../../server/server-properties.js';
 import { forbidden, notFound } from '../http-api.js';
@@ -41,7 +40,7 @@ function overview(req: ApiRequest): unknown {
   let channels = 0;
   for (const c of listener.connections) channels += c.channelCount;
   const node = `warren@${hostname()}`;
-  const stats = messageStatsOf(broker);
+  const stats = broker.stats;
   return {
     management_version: WARREN_VERSION,
     rates_mode: 'basic',
