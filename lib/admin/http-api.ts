@@ -31,6 +31,8 @@ export interface ApiRequest {
   readonly body: unknown;
   readonly user: User;
   readonly ctx: ApiContext;
+  /** the request's headers, lower-cased names (X-Reason...) */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
 /** What a handler returns: a JSON value for 200, or an explicit status (201, 204...) with an optional body. */

@@ -94,7 +94,7 @@ export class HttpApiServer {
     try {
       if (!hasTag(user.tags, route.tag)) throw forbidden(route.tag === 'administrator' ? 'Not administrator user' : route.tag === 'monitoring' ? 'Not monitor user' : 'Not management user');
       const body = await readBody(req);
-      const request: ApiRequest = { method, params: params!, query: url.searchParams, body, user, ctx: this.ctx };
+      const request: ApiRequest = { method, params: params!, query: url.searchParams, body, user, ctx: this.ctx, headers: req.headers };
       const result = await route.handler(request);
       if (result instanceof ApiResponse) send(res, result.status, result.body, result.headers);
       else send(res, 200, result);

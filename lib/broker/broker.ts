@@ -3,12 +3,18 @@
  * permissions, and their persistence in the data dir's definitions file.
  *
  * On the first start (no definitions file) it creates the default vhost and
- * user from the configuration, as RabbitMQ does; on every start it then
- * ensures the vhosts and users the YAML configuration lists. Protocol code
- * lives in lib/server/ and calls in here; nothing here knows about sockets.
+ * user from the configuration, as RabbitMQ does, unless load_definitions
+ * names a file (then, as RabbitMQ, the file provides them); on every start
+ * it then imports the load_definitions file and ensures the vhosts and
+ * users the YAML configuration lists. The management HTTP API creates and
+ * deletes vhosts (createVhost, deleteVhost) and imports definitions
+ * (importDefinitions: checked as a whole, then applied; see
+ * definitions-import.ts). Protocol code lives in lib/server/ and calls in
+ * here; nothing here knows about sockets (a deleted vhost's connections
+ * are closed by the caller).
  */
 import { isIP } from 'node:net';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkPassword, DEFAULT_HASHING_ALGORITHM } from '../auth/password-hash.js';
 import type { HashingAlgorithm } from '../auth/password-hash.js';
@@ -16,7 +22,7 @@ import { UserRegistry } from '../auth/users.js';
 import type { AuthResult } from '../auth/users.js';
 import type { BrokerConfig, ConfigUser } from '../config/options.js';
 import type { Logger } from '../log.js';
-import { DefinitionsStore, emptyDefinitions } from '../store/definitions-store.js';
+import { DefinitionsError, DefinitionsStore, emptyDefinitions, normalizeDefinitions } from '../store/definitions-store.js';
 import { MessageLog, RecordType } from '../store/message-log.js';
 import { recoverMessageLog } from '../store/message-recovery.js';
 import type { RecoveredLog } from '../store/message-recovery.js';
@@ -26,9 +32,12 @@ import type { QueuePaging } from './queue-paging.js';
 import type { Definitions } from '../store/definitions-store.js';
 import { serverProperties, WARREN_VERSION } from '../server/server-properties.js';
 import type { FieldTable } from '../amqp/field-table.js';
-import { exportDurableEntities, importDurableEntities } from './durable-entities.js';
+import { applyDurableEntities, exportDurableEntities, importDurableEntities } from './durable-entities.js';
+import { planImport } from './definitions-import.js';
 import { MessageStats } from './message-stats.js';
+import type { SkippedEntry } from './definitions-import.js';
 import { VirtualHost } from './vhost.js';
+import type { VhostMetadata } from './vhost.js';
 
 export type VhostAccess = 'ok' | 'no-vhost' | 'refused';
 
@@ -119,15 +128,25 @@ export class Broker {
 
   private async loadDefinitions(): Promise<void> {
     const stored = this.store.load();
+    const loadFile = this.config.loadDefinitions;
     let changed = false;
     if (stored) {
       this.applyDefinitions(stored);
+    } else if (loadFile !== '') {
+      // as RabbitMQ: with definitions imported at boot, no default vhost and user are created
+      this.logger.info({ file: loadFile }, 'first start: the vhosts and users come from load_definitions');
+      changed = true;
     } else {
       const { defaultVhost, defaultUser, defaultPass, defaultUserTags } = this.config;
       this.logger.info({ vhost: defaultVhost, user: defaultUser }, 'first start: creating the default vhost and user');
       this.addVhost(new VirtualHost(defaultVhost));
       this.users.add(defaultUser, defaultPass, defaultUserTags);
       this.users.setPermissions({ user: defaultUser, vhost: defaultVhost, configure: FULL_ACCESS, write: FULL_ACCESS, read: FULL_ACCESS });
+      changed = true;
+    }
+    if (loadFile !== '') {
+      const skipped = this.importDefinitions(readDefinitionsFile(loadFile), { source: loadFile });
+      this.logger.info({ file: loadFile, skipped: skipped.length }, 'imported load_definitions');
       changed = true;
     }
     for (const name of this.config.vhosts) {
@@ -219,10 +238,58 @@ export class Broker {
     importDurableEntities(defs, this.vhosts, this.logger);
   }
 
+  /**
+   * Import definitions (RabbitMQ's JSON, parsed): checked as a whole first
+   * (DefinitionsError / ImportError, nothing changed), then applied. Entries
+   * warren does not support are skipped, logged and returned. `vhost`: a
+   * vhost-scoped import (POST /api/definitions/{vhost}). The caller saves
+   * (definitionsSaved) once it wants the result on disk.
+   */
+  importDefinitions(raw: unknown, o: { vhost?: string; source?: string } = {}): SkippedEntry[] {
+    const defs = normalizeDefinitions(raw, o.source ?? 'definitions');
+    const plan = planImport(defs, this.vhosts, this.users, o.vhost);
+    for (const vh of plan.newVhosts) this.addVhost(vh);
+    for (const { vhost, metadata } of plan.metadata) vhost.metadata = metadata;
+    for (const u of plan.users) this.users.put(u);
+    for (const p of plan.permissions) this.users.setPermissions(p);
+    applyDurableEntities(plan.entities, this.vhosts);
+    for (const s of plan.skipped) this.logger.warn({ entry: s, source: o.source }, 'definitions import: %s skipped: %s', s.kind, s.reason);
+    return plan.skipped;
+  }
+
+  /** Create a vhost (false when it exists: its metadata is replaced then). Saving is the caller's. */
+  createVhost(name: string, metadata: VhostMetadata = {}): boolean {
+    const existing = this.vhosts.get(name);
+    if (existing) {
+      existing.metadata = metadata;
+      return false;
+    }
+    this.addVhost(new VirtualHost(name, metadata));
+    return true;
+  }
+
+  /**
+   * Delete a vhost with its queues (and their messages), exchanges and
+   * bindings, and every permission on it; false when there is none. Its
+   * connections are the caller's to close first: this closes nothing.
+   */
+  deleteVhost(name: string): boolean {
+    const vh = this.vhosts.get(name);
+    if (!vh) return false;
+    this.vhosts.delete(name);
+    for (const q of [...vh.queues.values()]) vh.deleteQueue(q);
+    for (const x of [...vh.exchanges.values()]) if (x.name !== '') vh.deleteExchange(x);
+    vh.onDurableChange = null;
+    this.users.deleteVhost(name);
+    this.logger.info({ vhost: name }, 'vhost deleted');
+    return true;
+  }
+
   /** The broker's definitions in RabbitMQ's export format. */
   definitions(): Definitions {
     const defs = emptyDefinitions();
     defs.rabbit_version = '3.13.0';
+    defs.rabbitmq_version = '3.13.0';
     defs.product_name = 'warren';
     defs.product_version = WARREN_VERSION;
     defs.users = this.users.list().map((u) => ({ name: u.name, password_hash: u.passwordHash, hashing_algorithm: u.hashingAlgorithm, tags: u.tags, limits: {} }));
@@ -263,6 +330,21 @@ export class Broker {
   vhostAccess(username: string, vhost: string): VhostAccess {
     if (!this.vhosts.has(vhost)) return 'no-vhost';
     return this.users.permission(username, vhost) ? 'ok' : 'refused';
+  }
+}
+
+/** A load_definitions file, parsed; DefinitionsError when it cannot be read or parsed. */
+function readDefinitionsFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new DefinitionsError(`${path}: cannot read load_definitions: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  } catch (err) {
+    throw new DefinitionsError(`${path}: cannot parse load_definitions: ${(err as Error).message}`);
   }
 }
 

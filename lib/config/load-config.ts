@@ -173,7 +173,7 @@ function checkValue(option: OptionSpec, value: unknown, userKeys: UserKeyNames):
     case 'int':
       return checkInt(option, value);
     case 'string':
-      return checkString(value);
+      return option.emptyAllowed === true && value === '' ? '' : checkString(value);
     case 'level':
       if (typeof value !== 'string' || !LOG_LEVELS.includes(value)) {
         throw new InvalidValue(`expected one of ${LOG_LEVELS.join(', ')}, got ${describe(value)}`);
@@ -351,7 +351,7 @@ export function loadConfig(argv: string[]): { config: BrokerConfig; configFile?:
 function defaultText(option: OptionSpec): string {
   const value = option.default;
   if (Array.isArray(value)) return value.length === 0 ? 'none' : value.join(',');
-  return String(value);
+  return value === '' ? 'none' : String(value);
 }
 
 /** The --help text: usage, then one line per option from OPTIONS. */

@@ -47,6 +47,7 @@ export interface BrokerConfig {
   loopbackUsers: string[];
   vhosts: string[];
   users: ConfigUser[];
+  loadDefinitions: string;
 }
 
 /**
@@ -75,6 +76,8 @@ export interface OptionSpec {
   values?: readonly string[];
   /** Placeholder for the flag's value in --help (e.g. N, ADDR). */
   metavar?: string;
+  /** A string option that may be empty (meaning: not set). */
+  emptyAllowed?: boolean;
 }
 
 export const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -177,6 +180,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     key: 'users', yaml: 'users', type: 'users', default: [],
     doc: 'Users ensured (created or updated) at every start; each entry has name, password or password_hash, tags, permissions (list of {vhost, configure, write, read})',
+  },
+  {
+    key: 'loadDefinitions', yaml: 'load_definitions', flag: '--load-definitions', type: 'string', default: '', emptyAllowed: true, metavar: 'FILE',
+    doc: 'A definitions file (RabbitMQ\'s JSON, as GET /api/definitions or rabbitmqctl export_definitions write it) imported at every start, after the data dir\'s own definitions, as RabbitMQ\'s load_definitions; on the first start it replaces the default vhost and user. Policies, parameters and other entries warren does not support are logged and skipped; empty for none',
   },
 ];
 

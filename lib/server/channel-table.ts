@@ -42,6 +42,11 @@ export class ChannelTable {
     return this.openCount;
   }
 
+  /** The channels, open or closing (for the management HTTP API). */
+  list(): Channel[] {
+    return [...this.channels.values()];
+  }
+
   /** Called once a read has been processed. */
   endOfRead(): void {
     this.droppedChannel = -1;

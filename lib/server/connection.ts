@@ -46,6 +46,7 @@ import type { AmqpListener } from './amqp-listener.js';
 import type { ReplyToRegistry } from './direct-reply-to.js';
 import type { Logger } from '../log.js';
 import { ChannelTable } from './channel-table.js';
+import type { Channel } from './channel.js';
 import { FrameOutput } from './frame-output.js';
 import { HandshakeStep, handleHandshakeMethod, sendStart } from './handshake.js';
 import { Heartbeat } from './heartbeat.js';
@@ -152,6 +153,66 @@ export class Connection {
 
   get channelCount(): number {
     return this.channels.count;
+  }
+
+  // ---- for the management HTTP API (lib/admin/routes/connections.ts) -----
+
+  /** When the socket was accepted, in ms since the epoch (connected_at). */
+  readonly connectedAt = Date.now();
+  /** The SASL mechanism the client logged in with, once the handshake records it (null: not recorded). */
+  authMechanism: string | null = null;
+
+  get peerPort(): number {
+    return this.socket.remotePort ?? 0;
+  }
+
+  get localAddress(): string {
+    return this.socket.localAddress ?? '';
+  }
+
+  get localPort(): number {
+    return this.socket.localPort ?? 0;
+  }
+
+  /** Past connection.open (logged in, vhost opened) and not closing. */
+  get isOpen(): boolean {
+    return this.state === State.Open;
+  }
+
+  /** The state as RabbitMQ's management API names it: starting, running, blocked, closing, closed. */
+  get stateName(): string {
+    switch (this.state) {
+      case State.Header:
+      case State.Handshake:
+        return 'starting';
+      case State.Open:
+        return this.throttle.blocked ? 'blocked' : 'running';
+      case State.Closing:
+        return 'closing';
+      default:
+        return 'closed';
+    }
+  }
+
+  /** The channels open (or closing) now. */
+  openChannels(): Channel[] {
+    return this.channels.list();
+  }
+
+  /**
+   * Close on the broker's behalf (DELETE /api/connections/{name}, a deleted
+   * vhost or user): connection.close 320 CONNECTION_FORCED with `text`, as
+   * RabbitMQ ("CONNECTION_FORCED - Closed via management plugin"); a
+   * connection not open yet is dropped.
+   */
+  closeForced(text: string): void {
+    if (this.state === State.Open) {
+      this.closeWithError(new ConnectionError(ReplyCode.ConnectionForced, text));
+      this.flush();
+    } else if (this.state !== State.Closing && this.state !== State.Closed) {
+      if (!this.closeReason) this.closeReason = text;
+      this.destroy();
+    }
   }
 
   /** Not reading its socket because it published during a resource alarm. */

@@ -59,6 +59,7 @@ function onStartOk(conn: Connection, m: ConnectionStartOk): void {
     conn.dropHandshake(`unknown authentication mechanism '${mechanism}'`);
     return;
   }
+  conn.authMechanism = mechanism;
   const parsed = parseSaslResponse(mechanism, m.response);
   if (!parsed.ok) {
     // RabbitMQ: a response the mechanism cannot parse is a syntax error, not a refused login.

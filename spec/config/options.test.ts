@@ -29,6 +29,7 @@ t.test('DEFAULT_CONFIG holds the documented defaults', async (t) => {
     loopbackUsers: ['guest'],
     vhosts: [],
     users: [],
+    loadDefinitions: '',
   });
 });
 
