@@ -11,18 +11,9 @@ import { Typed } from '../../lib/amqp/field-table.js';
 import { propertiesKey } from '../../lib/admin/routes/bindings.js';
 import type { RunningBroker } from '../../lib/index.js';
 import { withBroker } from '../helpers/broker.js';
+import { api } from './admin-call.js';
 
-interface Reply { status: number; headers: Headers; json: any }
-
-function client(b: RunningBroker, auth = 'guest:guest') {
-  return async (method: string, path: string, body?: unknown): Promise<Reply> => {
-    const headers: Record<string, string> = { authorization: `Basic ${Buffer.from(auth).toString('base64')}` };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(b.httpUrl! + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    return { status: res.status, headers: res.headers, json: text === '' ? undefined : JSON.parse(text) };
-  };
-}
+const client = (b: RunningBroker, auth = 'guest:guest') => api(b.httpUrl!, auth);
 
 const USERS = [
   { name: 'limited', password: 'limited', tags: ['management'], permissions: [{ vhost: '/', configure: '^lim\\.conf', write: '^lim\\.write', read: '^lim\\.read' }] },
