@@ -135,8 +135,11 @@ function matchPath(route: string[], path: string[]): Record<string, string> | nu
     } catch {
       return null;
     }
-    if (r.startsWith(':')) params[r.slice(1)] = p;
-    else if (r !== p) return null;
+    if (r.startsWith(':')) {
+      // no object has an empty name here (the default exchange is "amq.default" in paths)
+      if (p === '') return null;
+      params[r.slice(1)] = p;
+    } else if (r !== p) return null;
   }
   return params;
 }
