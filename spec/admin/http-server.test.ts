@@ -107,3 +107,15 @@ t.test('off with http_port 0 (the library default)', async (t) => {
   const b = await withBroker(t);
   t.equal(b.httpUrl, null);
 });
+
+t.test('every list takes columns and sort; vhosts and connections page as RabbitMQ', async (t) => {
+  const b = await withBroker(t, { httpPort: -1, vhosts: ['b-vhost', 'a-vhost'] });
+  const url = b.httpUrl!;
+  const get = async (path: string) => (await call(url, path, { auth: 'guest:guest' })).json;
+  t.same(await get('/api/vhosts?columns=name'), [{ name: '/' }, { name: 'a-vhost' }, { name: 'b-vhost' }]);
+  t.same(await get('/api/vhosts?columns=name&sort=name&sort_reverse=true'), [{ name: 'b-vhost' }, { name: 'a-vhost' }, { name: '/' }]);
+  t.match(await get('/api/vhosts?page=2&page_size=2&columns=name'), { items: [{ name: 'b-vhost' }], page: 2, page_count: 2, total_count: 3, item_count: 1 });
+  t.same(await get('/api/users?columns=name,tags'), [{ name: 'guest', tags: ['administrator'] }]);
+  t.same(await get('/api/permissions?columns=user,vhost'), [{ user: 'guest', vhost: '/' }]);
+  t.same(await get('/api/connections?columns=name'), []);
+});

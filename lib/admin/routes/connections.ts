@@ -38,6 +38,7 @@
  * kept), active (always true, also for the waiting consumers of a
  * single-active-consumer queue), activity_status "up".
  */
+import { listReply } from './resource-json.js';
 import { Typed } from '../../amqp/field-table.js';
 import type { FieldValue } from '../../amqp/field-table.js';
 import type { Channel } from '../../server/channel.js';
@@ -153,11 +154,11 @@ function channelJson(c: Connection, ch: Channel): Record<string, unknown> {
   };
 }
 
-function channelsOf(conns: Connection[]): unknown[] {
+function channelsOf(conns: Connection[]): Record<string, unknown>[] {
   return conns.flatMap((c) => c.openChannels().sort((a, b) => a.id - b.id).map((ch) => channelJson(c, ch)));
 }
 
-function consumersOf(conns: Connection[]): unknown[] {
+function consumersOf(conns: Connection[]): Record<string, unknown>[] {
   return conns.flatMap((c) => c.openChannels().flatMap((ch) => [...ch.consumers.values()].map((k) => consumerJson(c, ch, k))));
 }
 
@@ -184,14 +185,14 @@ function close(req: ApiRequest): unknown {
 }
 
 export const routes: Route[] = [
-  { method: 'GET', path: '/api/connections', tag: 'management', handler: (req) => visible(req).map(connectionJson) },
-  { method: 'GET', path: '/api/vhosts/:vhost/connections', tag: 'management', handler: (req) => visible(req, vhostParam(req, true)).map(connectionJson) },
+  { method: 'GET', path: '/api/connections', tag: 'management', handler: (req) => listReply(req, visible(req).map(connectionJson), ['name']) },
+  { method: 'GET', path: '/api/vhosts/:vhost/connections', tag: 'management', handler: (req) => listReply(req, visible(req, vhostParam(req, true)).map(connectionJson), ['name']) },
   { method: 'GET', path: '/api/connections/:name', tag: 'management', handler: (req) => connectionJson(findConnection(req)) },
   { method: 'DELETE', path: '/api/connections/:name', tag: 'management', handler: close },
   { method: 'GET', path: '/api/connections/:name/channels', tag: 'management', handler: (req) => channelsOf([findConnection(req)]) },
-  { method: 'GET', path: '/api/channels', tag: 'management', handler: (req) => channelsOf(visible(req)) },
-  { method: 'GET', path: '/api/vhosts/:vhost/channels', tag: 'management', handler: (req) => channelsOf(visible(req, vhostParam(req, true))) },
+  { method: 'GET', path: '/api/channels', tag: 'management', handler: (req) => listReply(req, channelsOf(visible(req)), ['name']) },
+  { method: 'GET', path: '/api/vhosts/:vhost/channels', tag: 'management', handler: (req) => listReply(req, channelsOf(visible(req, vhostParam(req, true))), ['name']) },
   { method: 'GET', path: '/api/channels/:name', tag: 'management', handler: channel },
-  { method: 'GET', path: '/api/consumers', tag: 'management', handler: (req) => consumersOf(visible(req)) },
-  { method: 'GET', path: '/api/consumers/:vhost', tag: 'management', handler: (req) => consumersOf(visible(req, vhostParam(req, false))) },
+  { method: 'GET', path: '/api/consumers', tag: 'management', handler: (req) => listReply(req, consumersOf(visible(req)), ['queue.name', 'consumer_tag'], false) },
+  { method: 'GET', path: '/api/consumers/:vhost', tag: 'management', handler: (req) => listReply(req, consumersOf(visible(req, vhostParam(req, false))), ['queue.name', 'consumer_tag'], false) },
 ];

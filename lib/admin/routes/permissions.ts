@@ -15,6 +15,7 @@
  * Difference: a pattern that is not a string is 400 ["not_string", v]
  * (RabbitMQ answers 500).
  */
+import { listReply } from './resource-json.js';
 import { compilePermissionRegex, UserError } from '../../auth/users.js';
 import { badRequest, created, noContent, notFound } from '../http-api.js';
 import type { ApiRequest, Route } from '../http-api.js';
@@ -61,7 +62,7 @@ async function remove(req: ApiRequest): Promise<unknown> {
 }
 
 export const routes: Route[] = [
-  { method: 'GET', path: '/api/permissions', tag: 'administrator', handler: (req) => req.ctx.broker.users.allPermissions().map(permissionJson) },
+  { method: 'GET', path: '/api/permissions', tag: 'administrator', handler: (req) => listReply(req, req.ctx.broker.users.allPermissions().map(permissionJson), ['vhost', 'user'], false) },
   { method: 'GET', path: '/api/permissions/:vhost/:user', tag: 'administrator', handler: get },
   { method: 'PUT', path: '/api/permissions/:vhost/:user', tag: 'administrator', handler: put },
   { method: 'DELETE', path: '/api/permissions/:vhost/:user', tag: 'administrator', handler: remove },

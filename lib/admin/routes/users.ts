@@ -23,6 +23,7 @@
  * is unknown (RabbitMQ deletes those before the unknown one, then answers
  * 400 ["no_such_user", name]).
  */
+import { listReply } from './resource-json.js';
 import { hashPassword, isHashingAlgorithm, DEFAULT_HASHING_ALGORITHM } from '../../auth/password-hash.js';
 import type { HashingAlgorithm } from '../../auth/password-hash.js';
 import type { User } from '../../auth/users.js';
@@ -110,7 +111,7 @@ function withoutPermissions(req: ApiRequest): unknown {
 }
 
 export const routes: Route[] = [
-  { method: 'GET', path: '/api/users', tag: 'administrator', handler: (req) => req.ctx.broker.users.list().sort(byName).map(userJson) },
+  { method: 'GET', path: '/api/users', tag: 'administrator', handler: (req) => listReply(req, req.ctx.broker.users.list().map(userJson), ['name'], false) },
   { method: 'GET', path: '/api/users/without-permissions', tag: 'administrator', handler: withoutPermissions },
   { method: 'POST', path: '/api/users/bulk-delete', tag: 'administrator', handler: bulkDelete },
   { method: 'GET', path: '/api/users/:name', tag: 'administrator', handler: (req) => userJson(mustGet(req)) },

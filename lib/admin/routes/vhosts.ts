@@ -20,6 +20,7 @@
  * default_queue_type is kept and exported but does not change what
  * queue.declare creates (warren has classic queues only).
  */
+import { listReply } from './resource-json.js';
 import { hostname } from 'node:os';
 import type { VirtualHost } from '../../broker/vhost.js';
 import { badRequest, created, hasTag, noContent, notFound } from '../http-api.js';
@@ -78,10 +79,8 @@ export function closeVhostConnections(req: ApiRequest, vhost: string): void {
 function list(req: ApiRequest): unknown {
   const { broker } = req.ctx;
   const all = hasTag(req.user.tags, 'monitoring');
-  return [...broker.vhosts.values()]
-    .filter((vh) => all || broker.users.canAccessVhost(req.user.name, vh.name))
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map(vhostJson);
+  const visible = [...broker.vhosts.values()].filter((vh) => all || broker.users.canAccessVhost(req.user.name, vh.name));
+  return listReply(req, visible.map(vhostJson), ['name']);
 }
 
 async function put(req: ApiRequest): Promise<unknown> {
