@@ -16,6 +16,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import amqplib from 'amqplib';
 import { bounded, until, within } from './helpers/bounded.js';
+import { heldTwice } from './helpers/queue-reads.js';
 import { startWarren, tempDataDir } from './helpers/warren-process.js';
 import type { WarrenProcess } from './helpers/warren-process.js';
 
@@ -233,16 +234,6 @@ const brokerTrouble = (w: WarrenProcess): string =>
   JSON.stringify(w.logs.filter((l) => typeof l.level === 'number' && l.level >= 40).map((l) => ({ msg: l.msg, err: (l.err as { stack?: string } | undefined)?.stack })));
 
 const first = (ids: Iterable<string>): string => [...ids].slice(0, 5).join(', ');
-
-function heldTwice(got: Got[]): string[] {
-  const seen = new Set<string>();
-  const twice: string[] = [];
-  for (const { id } of got) {
-    if (seen.has(id)) twice.push(id);
-    seen.add(id);
-  }
-  return twice;
-}
 
 /** Each stream's sequence numbers, in queue order, must grow. */
 function outOfOrder(got: Got[]): string[] {

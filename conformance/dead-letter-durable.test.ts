@@ -49,6 +49,7 @@ import type { Test } from 'tap';
 import amqplib from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { bounded, sleep, until, within } from './helpers/bounded.js';
+import { heldTwice } from './helpers/queue-reads.js';
 import { startWarren, tempDataDir } from './helpers/warren-process.js';
 import type { WarrenProcess } from './helpers/warren-process.js';
 
@@ -209,16 +210,6 @@ async function readQueues(w: WarrenProcess): Promise<Record<QueueName, Got[]>> {
 }
 
 const first = (items: Iterable<string>): string => [...items].slice(0, 5).join('; ');
-
-function heldTwice(list: Got[]): string[] {
-  const seen = new Set<string>();
-  const twice: string[] = [];
-  for (const { id } of list) {
-    if (seen.has(id)) twice.push(id);
-    seen.add(id);
-  }
-  return twice;
-}
 
 interface Death {
   reason: string;

@@ -11,3 +11,14 @@ export async function bodiesOnceCounted(ch: Channel, queue: string, expected: nu
   for (let m = await ch.get(queue, { noAck: true }); m; m = await ch.get(queue, { noAck: true })) out.push(m.content.toString());
   return out;
 }
+
+/** The ids found more than once in what was read back from a queue (each extra occurrence listed). */
+export function heldTwice(read: readonly { id: string }[]): string[] {
+  const seen = new Set<string>();
+  const twice: string[] = [];
+  for (const { id } of read) {
+    if (seen.has(id)) twice.push(id);
+    seen.add(id);
+  }
+  return twice;
+}
