@@ -56,7 +56,7 @@
  * A 50,000-message window is far more than the bandwidth-delay product on
  * loopback, so it does not limit a broker that keeps up.
  *
- * The clients are not the bottleneck: a minimal raw AMQP client (bench/lib/amqp-raw.ts)
+ * The clients are not the bottleneck: a minimal raw AMQP client (lib/perf/raw-connection.ts)
  * writes 64 KiB batches of pre-encoded publish + header + body frames, respecting
  * socket backpressure, and the consumers only read frame headers to count
  * basic.deliver frames. Producer and consumers run in two worker threads
@@ -87,7 +87,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Method } from '../lib/amqp/generated/methods.js';
-import { declareQueue, queueDepth, RawConnection } from './lib/amqp-raw.js';
+import { declareQueue, queueDepth, RawConnection } from '../lib/perf/raw-connection.js';
 import { confirmLine, confirmMedians, printConfirmTable, printRecoveryTable, recoveryLine, recoveryMedians, runConfirm, runRecovery } from './lib/durability-workloads.js';
 import type { ConfirmResult, ConfirmWorkload, DurabilityMedians, Harness, RecoveryResult, RecoveryWorkload } from './lib/durability-workloads.js';
 import { printRetryTable, retryLine, retryMedians, runRetry } from './lib/retry-workload.js';

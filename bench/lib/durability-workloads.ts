@@ -3,7 +3,7 @@
  * durable queue with publisher confirms, and crash recovery. bench/messaging.ts
  * starts the brokers, runs the rounds and prints; this file runs one workload
  * on one running broker and formats its results. It uses the same raw client
- * (bench/lib/amqp-raw.ts) and worker threads (bench/lib/messaging-worker.ts):
+ * (lib/perf/raw-connection.ts) and worker threads (bench/lib/messaging-worker.ts):
  * the producer in one thread, the consumer in another, counters shared through
  * a SharedArrayBuffer (bench/lib/messaging-shared.ts).
  *
@@ -52,7 +52,7 @@
  *   not in the default set.
  */
 import { Method } from '../../lib/amqp/generated/methods.js';
-import { declareQueue, queueDepth, RawConnection } from './amqp-raw.js';
+import { declareQueue, queueDepth, RawConnection } from '../../lib/perf/raw-connection.js';
 import { SLOT, STOP } from './messaging-shared.js';
 import type { FromWorker, LatencySummary, ToWorker, WorkerData } from './messaging-shared.js';
 

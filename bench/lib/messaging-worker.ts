@@ -1,6 +1,6 @@
 /**
  * Worker thread of bench/messaging.ts: either one producer, or a set of
- * consumers (one socket each), talking raw AMQP (bench/lib/amqp-raw.ts).
+ * consumers (one socket each), talking raw AMQP (lib/perf/raw-connection.ts).
  *
  * Coordination with the main thread goes through a shared Int32Array
  * (layout: SLOT in bench/lib/messaging-shared.ts) so that the hot loops
@@ -21,7 +21,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Method } from '../../lib/amqp/generated/methods.js';
-import { ackFrames, publishBatch, RawConnection } from './amqp-raw.js';
+import { ackFrames, publishBatch, RawConnection } from '../../lib/perf/raw-connection.js';
 import { SLOT, STOP } from './messaging-shared.js';
 import type { ConsumerData, FromWorker, LatencySummary, ProducerData, ToWorker, WorkerData } from './messaging-shared.js';
 

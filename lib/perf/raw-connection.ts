@@ -14,18 +14,18 @@
  * delivery-tag and multiple bit of each basic.ack / basic.nack (publisher
  * confirms); ackFrames() pre-encodes the basic.ack frames a consumer sends.
  *
- * Used by bench/messaging.ts (control connection in the main thread) and by
+ * Used by bin/warren-perf (lib/perf/), bench/messaging.ts (control connection in the main thread) and by
  * bench/lib/messaging-worker.ts (producers and consumers in worker threads).
  */
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
-import { writeBodyFrames, writeHeaderFrame, writeMethodFrame } from '../../lib/amqp/frame-writer.js';
-import { REPLY_CODE_NAME } from '../../lib/amqp/generated/constants.js';
-import { decodeMethod, encodeMethod, Method, METHOD_INFO } from '../../lib/amqp/generated/methods.js';
-import type { AnyMethod } from '../../lib/amqp/generated/methods.js';
-import type { BasicProperties } from '../../lib/amqp/generated/properties.js';
-import { WireReader } from '../../lib/amqp/wire-reader.js';
-import { WireWriter } from '../../lib/amqp/wire-writer.js';
+import { writeBodyFrames, writeHeaderFrame, writeMethodFrame } from '../amqp/frame-writer.js';
+import { REPLY_CODE_NAME } from '../amqp/generated/constants.js';
+import { decodeMethod, encodeMethod, Method, METHOD_INFO } from '../amqp/generated/methods.js';
+import type { AnyMethod } from '../amqp/generated/methods.js';
+import type { BasicProperties } from '../amqp/generated/properties.js';
+import { WireReader } from '../amqp/wire-reader.js';
+import { WireWriter } from '../amqp/wire-writer.js';
 
 type MethodArgs = Parameters<typeof encodeMethod>[1];
 
