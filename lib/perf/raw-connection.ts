@@ -36,6 +36,15 @@ const NACK = Method.BasicNack;
 const FRAME_MAX = 131072;
 const CHANNEL = 1;
 
+/** Where to connect and as whom (an amqp:// URI, parsed by lib/perf/amqp-uri.ts). */
+export interface AmqpTarget {
+  host: string;
+  port: number;
+  vhost: string;
+  username: string;
+  password: string;
+}
+
 /** Method frames on one channel, encoded back to back. */
 export function methodFrames(channel: number, ...methods: MethodArgs[]): Buffer {
   const w = new WireWriter();
@@ -88,6 +97,15 @@ export function ackFrames(tags: ArrayLike<number>, count: number): Buffer {
   return out;
 }
 
+/** One basic.ack frame on channel 1 for `tag`, with the multiple bit as given. */
+export function ackFrame(tag: number, multiple: boolean): Buffer {
+  const out = Buffer.from(ACK_FRAME);
+  out.writeUInt32BE(Math.floor(tag / 0x1_0000_0000), 11);
+  out.writeUInt32BE(tag >>> 0, 15);
+  out[19] = multiple ? 1 : 0;
+  return out;
+}
+
 /** An error the broker reported: connection.close, channel.close or a server-sent basic.cancel. */
 export class BrokerError extends Error {
   constructor(
@@ -130,6 +148,12 @@ export class RawConnection {
   onDeliver: ((tag: number) => void) | null = null;
   /** if set, called for every basic.ack (nack false) and basic.nack (nack true) the broker sends */
   onConfirm: ((tag: number, multiple: boolean, nack: boolean) => void) | null = null;
+  /**
+   * if set, called with the first 8 bytes of each delivered body read as a little-endian
+   * double (warren-perf's send time), when they arrive in one socket chunk with their
+   * frame header (a body split across chunks there is skipped: a lost sample, not an error)
+   */
+  onTimestamp: ((sentAt: number) => void) | null = null;
 
   private readonly name: string;
   private readonly reader = new WireReader();
@@ -142,8 +166,14 @@ export class RawConnection {
   private collect: Buffer | null = null;
   private collectPos = 0;
   private collectSize = 0;
+  /** the next body frame is the first of its message (a content header came last) */
+  private bodyStarts = false;
 
-  private constructor(socket: Socket, name: string) {
+  private constructor(
+    socket: Socket,
+    name: string,
+    private readonly target: AmqpTarget,
+  ) {
     this.socket = socket;
     this.name = name;
     socket.on('data', (chunk: Buffer) => {
@@ -160,11 +190,12 @@ export class RawConnection {
     });
   }
 
-  /** Connect, log in as guest/guest, open channel 1. */
-  static open(port: number, name: string, timeoutMs = 10_000): Promise<RawConnection> {
-    const socket = connect({ port, host: '127.0.0.1' });
+  /** Connect (a bare port: 127.0.0.1 as guest/guest on vhost /), log in, open channel 1. */
+  static open(to: number | AmqpTarget, name: string, timeoutMs = 10_000): Promise<RawConnection> {
+    const target = typeof to === 'number' ? { host: '127.0.0.1', port: to, vhost: '/', username: 'guest', password: 'guest' } : to;
+    const socket = connect({ port: target.port, host: target.host });
     socket.setNoDelay(true);
-    const conn = new RawConnection(socket, name);
+    const conn = new RawConnection(socket, name, target);
     socket.once('connect', () => socket.write(PROTOCOL_HEADER));
     return conn.expect(Method.ChannelOpenOk, timeoutMs, 'handshake').then(() => conn);
   }
@@ -273,6 +304,11 @@ export class RawConnection {
             this.collectPos = n - p - 7;
             return;
           }
+        } else if (b[p] === 2) {
+          this.bodyStarts = true;
+        } else if (b[p] === 3 && this.bodyStarts) {
+          this.bodyStarts = false;
+          if (this.onTimestamp !== null && size >= 8 && p + 15 <= n) this.onTimestamp(b.readDoubleLE(p + 7));
         }
         this.skip = size + 8;
         continue;
@@ -281,6 +317,7 @@ export class RawConnection {
       this.head[this.headLen++] = b[p++]!;
       if (this.headLen === 7 && this.head[0] !== 1) {
         this.skip = this.head.readUInt32BE(3) + 1;
+        this.bodyStarts = this.head[0] === 2; // a first body frame split here loses its timestamp
         this.headLen = 0;
       } else if (this.headLen === 11) {
         const size = this.head.readUInt32BE(3);
@@ -323,9 +360,9 @@ export class RawConnection {
       case Method.ConnectionStart:
         this.socket.write(methodFrames(0, {
           id: Method.ConnectionStartOk,
-          clientProperties: { product: 'warren messaging bench', capabilities: { authentication_failure_close: true, 'connection.blocked': true, consumer_cancel_notify: true } },
+          clientProperties: { product: 'warren-perf', capabilities: { authentication_failure_close: true, 'connection.blocked': true, consumer_cancel_notify: true } },
           mechanism: 'PLAIN',
-          response: Buffer.from('\0guest\0guest'),
+          response: Buffer.from(`\0${this.target.username}\0${this.target.password}`),
           locale: 'en_US',
         }));
         return;
@@ -333,7 +370,7 @@ export class RawConnection {
         this.frameMax = m.frameMax === 0 ? FRAME_MAX : Math.min(m.frameMax, FRAME_MAX);
         this.socket.write(methodFrames(0,
           { id: Method.ConnectionTuneOk, channelMax: 16, frameMax: this.frameMax, heartbeat: 0 },
-          { id: Method.ConnectionOpen, virtualHost: '/' },
+          { id: Method.ConnectionOpen, virtualHost: this.target.vhost },
         ));
         return;
       case Method.ConnectionOpenOk:
