@@ -62,6 +62,10 @@ export interface PerfHooks {
   progress?(line: string): void;
   /** stop early (timed mode: the measurement ends there) */
   signal?: AbortSignal;
+  /** prefill mode: called once the broker reports the prefill queued, before consumers start */
+  prefilled?(): Promise<void> | void;
+  /** called when the measurement is over, before anything is deleted (the broker still holds what is queued) */
+  measured?(): Promise<void> | void;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -221,6 +225,7 @@ export async function runPerf(o: PerfOptions, hooks: PerfHooks = {}): Promise<Pe
         const expected = o.prefill * topology.copies;
         if (!sink) await waitFor(async () => (await queuedMessages(ctl, topology)) >= expected, 'the prefill to be queued');
         const prefillSeconds = (performance.now() - goAt) / 1000;
+        await hooks.prefilled?.();
         measure();
         const c0 = totals();
         workers.send({ type: 'start-consumers' });
@@ -281,6 +286,7 @@ export async function runPerf(o: PerfOptions, hooks: PerfHooks = {}): Promise<Pe
     Atomics.store(shared, SLOT.measuring, 0);
     workers.send({ type: 'report' });
     const reports = await workers.collect('report');
+    await hooks.measured?.();
     const e2e = new Histogram();
     const confirm = new Histogram();
     for (const r of reports) {
