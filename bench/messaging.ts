@@ -79,8 +79,7 @@
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -92,6 +91,7 @@ import { confirmLine, confirmMedians, printConfirmTable, printRecoveryTable, rec
 import type { ConfirmResult, ConfirmWorkload, DurabilityMedians, Harness, RecoveryResult, RecoveryWorkload } from './lib/durability-workloads.js';
 import { printRetryTable, retryLine, retryMedians, runRetry } from './lib/retry-workload.js';
 import type { RetryMedians, RetryResult, RetryWorkload } from './lib/retry-workload.js';
+import { alive, cleanupAll, cpuSeconds, errorText, installSignalHandlers, isExiting, median, registerCleanup, rssKiB, scratchPort, sleep, withTimeout } from './lib/bench-process.js';
 import { SLOT, STOP } from './lib/messaging-shared.js';
 import type { FromWorker, ToWorker, WorkerData } from './lib/messaging-shared.js';
 
@@ -228,124 +228,8 @@ function parseOptions(argv: string[]): Options {
   return o;
 }
 
-// ---- cleanup ------------------------------------------------------------------
-
-/** Everything to undo on exit: async for the normal path and signals, sync as the last resort on 'exit'. */
-interface Cleanup {
-  async(): Promise<void>;
-  sync(): void;
-}
-const cleanups = new Set<Cleanup>();
-
-function registerCleanup(c: Cleanup): () => void {
-  cleanups.add(c);
-  return () => cleanups.delete(c);
-}
-
-let exiting = false;
-async function cleanupAll(): Promise<void> {
-  for (const c of [...cleanups].reverse()) {
-    cleanups.delete(c);
-    try {
-      await c.async();
-    } catch {
-      try {
-        c.sync();
-      } catch {
-        // best effort
-      }
-    }
-  }
-}
-
-function installSignalHandlers(): void {
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (exiting) return;
-    exiting = true;
-    console.error(`\n${signal}: stopping brokers and workers...`);
-    const force = setTimeout(() => process.exit(130), 60_000);
-    force.unref();
-    void cleanupAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('SIGHUP', onSignal);
-  process.on('exit', () => {
-    for (const c of [...cleanups].reverse()) {
-      try {
-        c.sync();
-      } catch {
-        // best effort
-      }
-    }
-    cleanups.clear();
-  });
-}
-
 // ---- small helpers --------------------------------------------------------------
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-function rssKiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]);
-}
-
-/** CPU seconds (user + system) the process has used, from /proc/PID/stat; all its threads. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
-const CLOCK_TICKS = ((): number => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
-
-/** A free port in 25700..26700 (the range the repo's tools use for scratch brokers). */
-async function scratchPort(): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const port = 25700 + Math.floor(Math.random() * 1001);
-    if (await portFree(port)) return port;
-  }
-  throw new Error('no free port in 25700..26700');
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
-const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 const firstLine = (text: string): string => text.split('\n')[0]!;
 
 // ---- brokers ------------------------------------------------------------------
@@ -979,7 +863,7 @@ async function main(): Promise<void> {
   const results: RoundResult[] = [];
   for (let round = 1; round <= o.rounds; round++) {
     for (const s of starters) {
-      if (exiting) return;
+      if (isExiting()) return;
       let b: RunningBroker;
       try {
         b = await s.start();
@@ -993,7 +877,7 @@ async function main(): Promise<void> {
       }
       try {
         for (const w of order) {
-          if (exiting) return;
+          if (isExiting()) return;
           const r: RoundResult = { round, broker: s.name, workload: w.name, ok: true };
           try {
             const dead = b.dead();
@@ -1007,7 +891,7 @@ async function main(): Promise<void> {
             r.ok = false;
             r.error = errorText(err);
           }
-          if (exiting) return;
+          if (isExiting()) return;
           results.push(r);
           console.log(progressLine(r));
         }
@@ -1030,5 +914,5 @@ main()
     process.exitCode = 1;
   })
   .finally(async () => {
-    if (!exiting) await cleanupAll();
+    if (!isExiting()) await cleanupAll();
   });
