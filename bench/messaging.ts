@@ -70,19 +70,17 @@
  * JavaScript runs on one thread. So do other busy processes: the load average at
  * the start is printed and saved. Not a test: nothing here passes or fails.
  *
- * warren is bin/warren (build first: dist/), started with --port 0 and a scratch
- * data dir; RabbitMQ is started by tools/rabbitmq-scratch.sh on a spare port with a
- * scratch dir and stopped after (recovery-1M kills and restarts both on the same dir:
- * tools/rabbitmq-scratch.sh kill9 / restart). Child processes, workers and temp dirs are
- * cleaned up on exit, errors, Ctrl-C and SIGTERM. A workload that fails (for
+ * The brokers are started and stopped by bench/lib/brokers.ts: warren is bin/warren
+ * (build first: dist/), started with --port 0 and a scratch data dir; RabbitMQ is
+ * started by tools/rabbitmq-scratch.sh on a spare port with a scratch dir and stopped
+ * after (recovery-1M kills and restarts both on the same dir: tools/rabbitmq-scratch.sh
+ * kill9 / restart). Child processes, workers and temp dirs are cleaned up on exit,
+ * errors, Ctrl-C and SIGTERM (bench/lib/bench-process.ts). A workload that fails (for
  * example 540 NOT_IMPLEMENTED) is reported as failed with the error and the run goes on.
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { extname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Method } from '../lib/amqp/generated/methods.js';
@@ -91,18 +89,19 @@ import { confirmLine, confirmMedians, printConfirmTable, printRecoveryTable, rec
 import type { ConfirmResult, ConfirmWorkload, DurabilityMedians, Harness, RecoveryResult, RecoveryWorkload } from './lib/durability-workloads.js';
 import { printRetryTable, retryLine, retryMedians, runRetry } from './lib/retry-workload.js';
 import type { RetryMedians, RetryResult, RetryWorkload } from './lib/retry-workload.js';
-import { alive, cleanupAll, cpuSeconds, errorText, installSignalHandlers, isExiting, median, registerCleanup, rssKiB, scratchPort, sleep, withTimeout } from './lib/bench-process.js';
+import { cleanupAll, cpuSeconds, errorText, installSignalHandlers, isExiting, median, registerCleanup, rssKiB, sleep, withTimeout } from './lib/bench-process.js';
+import { BROKER_KINDS, BROKER_NAMES, brokerInstalled, brokerVersion, installHint, isBrokerKind, startBroker } from './lib/brokers.js';
+import type { BrokerKind, RunningBroker } from './lib/brokers.js';
 import { SLOT, STOP } from './lib/messaging-shared.js';
 import type { FromWorker, ToWorker, WorkerData } from './lib/messaging-shared.js';
 
 const ROOT = fileURLToPath(new URL(existsSync(new URL('../package.json', import.meta.url)) ? '..' : '../..', import.meta.url));
-const SCRATCH = join(ROOT, 'tools/rabbitmq-scratch.sh');
 const WORKER_URL = new URL(`./lib/messaging-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
 // ---- options ------------------------------------------------------------------
 
-const BROKERS = ['warren', 'rabbitmq'] as const;
-type BrokerKind = (typeof BROKERS)[number];
+/** --brokers takes any of BROKER_KINDS (bench/lib/brokers.ts); by default these */
+const DEFAULT_BROKERS: BrokerKind[] = ['warren', 'rabbitmq'];
 
 interface ThroughputWorkload {
   name: string;
@@ -157,9 +156,10 @@ interface Options {
   json: string;
 }
 
-const USAGE = `usage: messaging [--rounds N] [--duration S] [--warmup S] [--brokers ${BROKERS.join(',')}]
+const USAGE = `usage: messaging [--rounds N] [--duration S] [--warmup S] [--brokers ${BROKER_KINDS.join(',')}]
                  [--workloads ${WORKLOADS.map((w) => w.name).join(',')}] [--window N] [--memory-messages N] [--settle S]
                  [--confirm-window N] [--recovery-messages N] [--recovery-timeout S] [--retry-messages N] [--retry-rounds N] [--json FILE]
+default brokers: ${DEFAULT_BROKERS.join(',')}
 default workloads: ${WORKLOADS.filter((w) => !w.onlyWhenAsked).map((w) => w.name).join(',')}`;
 
 function parseOptions(argv: string[]): Options {
@@ -167,7 +167,7 @@ function parseOptions(argv: string[]): Options {
     rounds: 3,
     duration: 10,
     warmup: 2,
-    brokers: [...BROKERS],
+    brokers: [...DEFAULT_BROKERS],
     workloads: WORKLOADS.filter((w) => !w.onlyWhenAsked).map((w) => w.name),
     window: 50_000,
     memoryMessages: 1_000_000,
@@ -206,8 +206,8 @@ function parseOptions(argv: string[]): Options {
       case '--json': o.json = String(value); break;
       case '--brokers': {
         const names = String(value).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-        for (const n of names) if (!(BROKERS as readonly string[]).includes(n)) throw new Error(`unknown broker ${n}\n${USAGE}`);
-        o.brokers = BROKERS.filter((b) => names.includes(b));
+        for (const n of names) if (!isBrokerKind(n)) throw new Error(`unknown broker ${n}\n${USAGE}`);
+        o.brokers = BROKER_KINDS.filter((b) => names.includes(b));
         break;
       }
       case '--workloads': {
@@ -231,191 +231,6 @@ function parseOptions(argv: string[]): Options {
 // ---- small helpers --------------------------------------------------------------
 
 const firstLine = (text: string): string => text.split('\n')[0]!;
-
-// ---- brokers ------------------------------------------------------------------
-
-interface RunningBroker {
-  kind: BrokerKind;
-  name: string;
-  /** both change only through restart() */
-  port: number;
-  pid: number;
-  /** why the broker is not usable any more (it exited), or null */
-  dead(): string | null;
-  stop(): Promise<void>;
-  /** recovery-1M: SIGKILL the broker process and wait until it is gone; its data dir stays */
-  crash(): Promise<void>;
-  /** recovery-1M: start it again on the same data dir and port; resolves once it accepts connections */
-  restart(timeoutMs: number): Promise<void>;
-}
-
-function hasRabbit(): boolean {
-  return existsSync('/usr/lib/rabbitmq/bin/rabbitmq-server') || existsSync('/usr/sbin/rabbitmq-server');
-}
-
-async function startWarren(): Promise<RunningBroker> {
-  const cli = join(ROOT, 'dist/lib/cli/warren.js');
-  if (!existsSync(cli)) throw new Error(`${cli} not found: run npm run build first`);
-  const dataDir = mkdtempSync(join(tmpdir(), 'warren-bench-'));
-  const tail: string[] = [];
-  const keep = (line: string): void => {
-    tail.push(line);
-    if (tail.length > 20) tail.shift();
-  };
-  let child = null as ChildProcess | null; // the current process (restart() replaces it)
-  let exit: string | null = null;
-  const running = (): boolean => child !== null && child.exitCode === null && child.signalCode === null;
-  const stopWarren = async (): Promise<void> => {
-    if (running()) {
-      const c = child!;
-      const exited = new Promise((r) => c.once('exit', r));
-      c.kill('SIGTERM');
-      const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(t);
-    }
-    rmSync(dataDir, { recursive: true, force: true });
-  };
-  const unregister = registerCleanup({
-    async: stopWarren,
-    sync: () => {
-      if (running()) child!.kill('SIGKILL');
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  });
-  /** Start bin/warren on dataDir; resolves with the port it listens on. */
-  const launch = (port: number, timeoutMs: number): Promise<number> => {
-    exit = null;
-    const c = spawn(process.execPath, [join(ROOT, 'bin/warren'), '--port', String(port), '--http-port', '0', '--data-dir', dataDir, '--log-level', 'info'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child = c;
-    // Keep reading both pipes for the broker's whole life: a full pipe would block its (synchronous) logger.
-    createInterface({ input: c.stderr! }).on('line', keep);
-    return new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`warren did not log "warren listening" within ${timeoutMs / 1000} s:\n${tail.join('\n')}`)), timeoutMs);
-      createInterface({ input: c.stdout! }).on('line', (line) => {
-        keep(line);
-        if (!line.includes('warren listening')) return;
-        try {
-          const entry = JSON.parse(line) as { msg?: string; port?: number };
-          if (entry.msg?.startsWith('warren listening') && typeof entry.port === 'number') {
-            clearTimeout(timer);
-            resolve(entry.port);
-          }
-        } catch {
-          // not a JSON line
-        }
-      });
-      c.once('exit', (code, signal) => {
-        exit = `warren exited (${signal ?? `code ${code}`}); last output:\n${tail.join('\n')}`;
-        clearTimeout(timer);
-        reject(new Error(exit));
-      });
-      c.once('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-    });
-  };
-  let port: number;
-  try {
-    port = await launch(0, 30_000);
-  } catch (err) {
-    unregister();
-    await stopWarren();
-    throw err;
-  }
-  const broker: RunningBroker = {
-    kind: 'warren',
-    name: 'warren',
-    port,
-    pid: child!.pid!,
-    dead: () => exit,
-    stop: async () => {
-      unregister();
-      await stopWarren();
-    },
-    crash: async () => {
-      if (!running()) return;
-      const c = child!;
-      const exited = new Promise((r) => c.once('exit', r));
-      c.kill('SIGKILL');
-      await exited;
-    },
-    restart: async (timeoutMs) => {
-      broker.port = await launch(broker.port, timeoutMs);
-      broker.pid = child!.pid!;
-    },
-  };
-  return broker;
-}
-
-/** Run tools/rabbitmq-scratch.sh; `started` gets the child (to kill a start that is cut short). */
-function scratch(args: string[], timeoutMs: number, started?: (child: ChildProcess) => void, env?: Record<string, string>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(SCRATCH, args, { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', ...(env ? { env: { ...process.env, ...env } } : {}) }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`rabbitmq-scratch.sh ${args[0]} failed: ${errorText(err)}\n${stderr}`));
-      else resolve(stdout);
-    });
-    started?.(child);
-  });
-}
-
-async function startRabbit(): Promise<RunningBroker> {
-  const dir = mkdtempSync(join(tmpdir(), 'rabbit-bench-'));
-  let starting: ChildProcess | null = null;
-  // a start cut short (Ctrl-C) must not go on to launch a node after we stopped "it"
-  const killStart = (): void => {
-    if (starting && starting.exitCode === null && starting.signalCode === null) starting.kill('SIGKILL');
-  };
-  const unregister = registerCleanup({
-    async: async () => {
-      killStart();
-      await scratch(['stop', dir], 60_000);
-      rmSync(dir, { recursive: true, force: true });
-    },
-    sync: () => {
-      killStart();
-      execFileSync(SCRATCH, ['stop', dir], { stdio: 'ignore', timeout: 60_000 });
-      rmSync(dir, { recursive: true, force: true });
-    },
-  });
-  const port = await scratchPort();
-  let pid: number;
-  try {
-    pid = Number((await scratch(['start', String(port), dir], 120_000, (c) => (starting = c))).trim().split('\n').pop());
-    if (!Number.isInteger(pid) || pid <= 0) throw new Error('rabbitmq-scratch.sh start printed no pid');
-  } catch (err) {
-    unregister();
-    await scratch(['stop', dir], 60_000).catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
-  const broker: RunningBroker = {
-    kind: 'rabbitmq',
-    name: 'RabbitMQ',
-    port,
-    pid,
-    dead: () => (alive(broker.pid) ? null : `RabbitMQ (beam.smp ${broker.pid}) is gone; logs were in ${dir}/log`),
-    stop: async () => {
-      unregister();
-      await scratch(['stop', dir], 60_000).catch((err: unknown) => console.error(errorText(err)));
-      rmSync(dir, { recursive: true, force: true });
-    },
-    crash: async () => {
-      await scratch(['kill9', dir], 60_000);
-    },
-    restart: async (timeoutMs) => {
-      const env = { SCRATCH_START_TIMEOUT: String(Math.ceil(timeoutMs / 1000)) };
-      const out = await scratch(['restart', dir], timeoutMs + 60_000, (c) => (starting = c), env);
-      const newPid = Number(out.trim().split('\n').pop());
-      if (!Number.isInteger(newPid) || newPid <= 0) throw new Error('rabbitmq-scratch.sh restart printed no pid');
-      broker.pid = newPid;
-    },
-  };
-  return broker;
-}
 
 // ---- worker threads -------------------------------------------------------------
 
@@ -844,11 +659,9 @@ async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   const startLoad = loadavg()[0]!;
   installSignalHandlers();
-  const starters: { kind: BrokerKind; start(): Promise<RunningBroker>; name: string }[] = [];
-  if (o.brokers.includes('warren')) starters.push({ kind: 'warren', name: 'warren', start: startWarren });
-  if (o.brokers.includes('rabbitmq')) {
-    if (hasRabbit()) starters.push({ kind: 'rabbitmq', name: 'RabbitMQ', start: startRabbit });
-    else console.log(`RabbitMQ not found: apt-get install rabbitmq-server${starters.length ? ' (measuring warren alone)' : ''}`);
+  const starters = o.brokers.filter(brokerInstalled).map((kind) => ({ kind, name: BROKER_NAMES[kind], version: brokerVersion(kind) }));
+  for (const kind of o.brokers.filter((k) => !brokerInstalled(k))) {
+    console.log(`${BROKER_NAMES[kind]} not found: ${installHint(kind)}${starters.length ? ` (measuring ${starters.map((s) => s.name).join(' and ')} without it)` : ''}`);
   }
   if (starters.length === 0) {
     process.exitCode = 1;
@@ -857,7 +670,7 @@ async function main(): Promise<void> {
   // memory-1M first on each fresh broker, recovery-1M last (see the header); tables keep the listed order
   const selected = WORKLOADS.filter((w) => o.workloads.includes(w.name));
   const order = RUN_ORDER.flatMap((kind) => selected.filter((w) => w.kind === kind));
-  console.log(`${starters.map((s) => s.name).join(' vs ')}: ${selected.map((w) => w.name).join(', ')}; ${o.rounds} round(s); ${cpus().length} CPUs; node ${process.version}; load average ${startLoad.toFixed(2)}`);
+  console.log(`${starters.map((s) => `${s.name} ${s.version}`).join(' vs ')}: ${selected.map((w) => w.name).join(', ')}; ${o.rounds} round(s); ${cpus().length} CPUs; node ${process.version}; load average ${startLoad.toFixed(2)}`);
   if (startLoad > 0.5) console.log('note: the machine is not idle (load average above 0.5): other processes compete for the CPUs and the figures will be noisy');
 
   const results: RoundResult[] = [];
@@ -866,7 +679,7 @@ async function main(): Promise<void> {
       if (isExiting()) return;
       let b: RunningBroker;
       try {
-        b = await s.start();
+        b = await startBroker(s.kind);
       } catch (err) {
         for (const w of order) {
           const r: RoundResult = { round, broker: s.name, workload: w.name, ok: false, error: `broker did not start: ${errorText(err)}` };
@@ -904,7 +717,7 @@ async function main(): Promise<void> {
   const summary = summarise(results, selected, starters.map((s) => s.name));
   printTables(summary, selected, o);
   mkdirSync(join(o.json, '..'), { recursive: true });
-  writeFileSync(o.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverageAtStart: startLoad, options: o, rounds: results, medians: summary }, null, 2));
+  writeFileSync(o.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverageAtStart: startLoad, brokers: starters, options: o, rounds: results, medians: summary }, null, 2));
   console.log(`\nresults: ${o.json}`);
 }
 
