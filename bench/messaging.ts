@@ -74,9 +74,14 @@
  * (build first: dist/), started with --port 0 and a scratch data dir; RabbitMQ is
  * started by tools/rabbitmq-scratch.sh on a spare port with a scratch dir and stopped
  * after (recovery-1M kills and restarts both on the same dir: tools/rabbitmq-scratch.sh
- * kill9 / restart). Child processes, workers and temp dirs are cleaned up on exit,
- * errors, Ctrl-C and SIGTERM (bench/lib/bench-process.ts). A workload that fails (for
- * example 540 NOT_IMPLEMENTED) is reported as failed with the error and the run goes on.
+ * kill9 / restart). --brokers garagemq adds the Go broker garagemq (not in the default
+ * set; there is no ratio row for it). Measured here: it runs the throughput and memory
+ * workloads, but in confirm-persistent-1KiB some publishes never get a basic.ack while
+ * the consumer acks (with a no-ack consumer, or none, every publish is confirmed): they
+ * fill the confirm window within the warm-up, the producer stalls and the table shows
+ * 0 msg/s. Child processes, workers and temp dirs are cleaned up on exit, errors, Ctrl-C
+ * and SIGTERM (bench/lib/bench-process.ts). A workload that fails (for example 540
+ * NOT_IMPLEMENTED) is reported as failed with the error and the run goes on.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';

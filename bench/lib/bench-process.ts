@@ -9,14 +9,14 @@
  *     resort on 'exit'. One registry per process (module state).
  *   - small helpers: sleep, withTimeout, errorText, median;
  *   - /proc readings of a process: rssKiB (VmRSS), cpuSeconds (user + system);
- *   - alive(pid), portFree(port) and scratchPort(): a free port in the range the
- *     repo's tools use for scratch brokers.
+ *   - alive(pid); portFree(port), portAccepts(port); scratchPort(): a free port in
+ *     the range the repo's tools use for scratch brokers.
  *
  * Linux only (/proc).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 
 // ---- cleanup ------------------------------------------------------------------
 
@@ -149,4 +149,19 @@ export async function scratchPort(): Promise<number> {
     if (await portFree(port)) return port;
   }
   throw new Error('no free port in 25700..26700');
+}
+
+/** True if something accepts a TCP connection on 127.0.0.1:port within timeoutMs (the connection is closed at once). */
+export function portAccepts(port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }

@@ -11,15 +11,24 @@
  *             scratch data dir; the port is the one it logs in "warren listening".
  *   rabbitmq  tools/rabbitmq-scratch.sh on a spare port (scratchPort()) with a scratch
  *             dir; crash() and restart() are its kill9 and restart.
+ *   garagemq  the Go broker (Debian package garagemq): `garagemq --config FILE` (it takes
+ *             --config, not -config) with a config written into its scratch dir: AMQP and
+ *             the admin HTTP server on 127.0.0.1 and two spare ports, the badger db in the
+ *             dir, user guest/guest; the other settings are those of the packaged
+ *             /etc/garagemq/config.yaml, pinned here. It logs (logrus and badger lines,
+ *             one per connection opened and closed at info) to garagemq.log in the dir.
+ *             Ready once the AMQP port accepts a TCP connection; stop() is SIGTERM, then
+ *             SIGKILL after 10 s; crash() SIGKILL; restart() the same config, dir and ports.
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { alive, errorText, registerCleanup, scratchPort } from './bench-process.js';
+import { alive, errorText, portAccepts, registerCleanup, scratchPort, sleep } from './bench-process.js';
 
 /** the repo: this file is bench/lib/brokers.ts, or dist/bench/lib/brokers.js once built */
 const ROOT = fileURLToPath(new URL(existsSync(new URL('../../package.json', import.meta.url)) ? '../..' : '../../..', import.meta.url));
@@ -28,11 +37,11 @@ const WARREN_CLI = join(ROOT, 'dist/lib/cli/warren.js');
 
 // ---- kinds ------------------------------------------------------------------
 
-export const BROKER_KINDS = ['warren', 'rabbitmq'] as const;
+export const BROKER_KINDS = ['warren', 'rabbitmq', 'garagemq'] as const;
 export type BrokerKind = (typeof BROKER_KINDS)[number];
 
 /** what tables call them */
-export const BROKER_NAMES: Record<BrokerKind, string> = { warren: 'warren', rabbitmq: 'RabbitMQ' };
+export const BROKER_NAMES: Record<BrokerKind, string> = { warren: 'warren', rabbitmq: 'RabbitMQ', garagemq: 'garagemq' };
 
 export function isBrokerKind(s: string): s is BrokerKind {
   return (BROKER_KINDS as readonly string[]).includes(s);
@@ -44,6 +53,8 @@ export function brokerInstalled(kind: BrokerKind): boolean {
       return existsSync(WARREN_CLI);
     case 'rabbitmq':
       return existsSync('/usr/lib/rabbitmq/bin/rabbitmq-server') || existsSync('/usr/sbin/rabbitmq-server');
+    case 'garagemq':
+      return garagemqBin() !== null;
   }
 }
 
@@ -51,9 +62,11 @@ export function brokerInstalled(kind: BrokerKind): boolean {
 export function installHint(kind: BrokerKind): string {
   switch (kind) {
     case 'warren':
-      return `npm run build (in ${ROOT}): ${WARREN_CLI} not found`;
+      return `npm run build (no ${WARREN_CLI})`;
     case 'rabbitmq':
       return 'apt-get install rabbitmq-server';
+    case 'garagemq':
+      return 'apt-get install garagemq';
   }
 }
 
@@ -65,12 +78,8 @@ const versions = new Map<BrokerKind, string>();
  * no Debian revision, no +ds / +dfsg repack suffix). "unknown" if it cannot be told.
  */
 export function brokerVersion(kind: BrokerKind): string {
-  let v = versions.get(kind);
-  if (v === undefined) {
-    v = readVersion(kind) ?? 'unknown';
-    versions.set(kind, v);
-  }
-  return v;
+  if (!versions.has(kind)) versions.set(kind, readVersion(kind) ?? 'unknown');
+  return versions.get(kind)!;
 }
 
 function readVersion(kind: BrokerKind): string | null {
@@ -81,17 +90,10 @@ function readVersion(kind: BrokerKind): string | null {
       } catch {
         return null;
       }
-    case 'rabbitmq': {
-      const dpkg = debianUpstreamVersion('rabbitmq-server');
-      if (dpkg) return dpkg;
-      // not from a Debian package: the version is in the name of its lib dir
-      try {
-        const dir = readdirSync('/usr/lib/rabbitmq/lib').find((d) => d.startsWith('rabbitmq_server-'));
-        return dir ? dir.slice('rabbitmq_server-'.length) : null;
-      } catch {
-        return null;
-      }
-    }
+    case 'rabbitmq':
+      return debianUpstreamVersion('rabbitmq-server');
+    case 'garagemq':
+      return debianUpstreamVersion('garagemq');
   }
 }
 
@@ -113,9 +115,9 @@ function debianUpstreamVersion(pkg: string): string | null {
 
 export interface RunningBroker {
   kind: BrokerKind;
-  /** BROKER_NAMES[kind]: "warren", "RabbitMQ" */
+  /** BROKER_NAMES[kind]: "warren", "RabbitMQ", "garagemq" */
   name: string;
-  /** brokerVersion(kind): "0.1.0", "3.10.8" */
+  /** brokerVersion(kind): "0.1.0", "3.10.8", "0.0~git20200204.15e6a9d" */
   version: string;
   /** both change only through restart() */
   port: number;
@@ -129,6 +131,76 @@ export interface RunningBroker {
   restart(timeoutMs: number): Promise<void>;
 }
 
+/** The process of a broker that runs as our child (warren, garagemq); restart() replaces it. */
+interface ChildProc {
+  child: ChildProcess | null;
+  /** set when the current child exits: why the broker is not usable any more */
+  exit: string | null;
+}
+
+/**
+ * A RunningBroker whose process is our child, in the scratch dir `dir` (removed on stop).
+ * launch(proc, port, timeoutMs) spawns it (port 0 the first time: it picks one), stores it
+ * in proc.child, sets proc.exit when it exits and resolves with the port once it accepts
+ * connections. stop: SIGTERM, then SIGKILL after 10 s; crash: SIGKILL.
+ */
+async function startChildBroker(kind: BrokerKind, dir: string, launch: (proc: ChildProc, port: number, timeoutMs: number) => Promise<number>): Promise<RunningBroker> {
+  const proc: ChildProc = { child: null, exit: null };
+  const running = (): boolean => proc.child !== null && proc.child.exitCode === null && proc.child.signalCode === null;
+  const stopChild = async (): Promise<void> => {
+    if (running()) {
+      const c = proc.child!;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGTERM');
+      const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const unregister = registerCleanup({
+    async: stopChild,
+    sync: () => {
+      if (running()) proc.child!.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  });
+  let port: number;
+  try {
+    port = await launch(proc, 0, 30_000);
+  } catch (err) {
+    unregister();
+    await stopChild();
+    throw err;
+  }
+  const broker: RunningBroker = {
+    kind,
+    name: BROKER_NAMES[kind],
+    version: brokerVersion(kind),
+    port,
+    pid: proc.child!.pid!,
+    dead: () => proc.exit,
+    stop: async () => {
+      unregister();
+      await stopChild();
+    },
+    crash: async () => {
+      if (!running()) return;
+      const c = proc.child!;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGKILL');
+      await exited;
+    },
+    restart: async (timeoutMs) => {
+      broker.port = await launch(proc, broker.port, timeoutMs);
+      broker.pid = proc.child!.pid!;
+    },
+  };
+  return broker;
+}
+
+// ---- warren -----------------------------------------------------------------------
+
 export async function startWarren(): Promise<RunningBroker> {
   if (!existsSync(WARREN_CLI)) throw new Error(`${WARREN_CLI} not found: run npm run build first`);
   const dataDir = mkdtempSync(join(tmpdir(), 'warren-bench-'));
@@ -137,34 +209,13 @@ export async function startWarren(): Promise<RunningBroker> {
     tail.push(line);
     if (tail.length > 20) tail.shift();
   };
-  let child = null as ChildProcess | null; // the current process (restart() replaces it)
-  let exit: string | null = null;
-  const running = (): boolean => child !== null && child.exitCode === null && child.signalCode === null;
-  const stopWarren = async (): Promise<void> => {
-    if (running()) {
-      const c = child!;
-      const exited = new Promise((r) => c.once('exit', r));
-      c.kill('SIGTERM');
-      const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(t);
-    }
-    rmSync(dataDir, { recursive: true, force: true });
-  };
-  const unregister = registerCleanup({
-    async: stopWarren,
-    sync: () => {
-      if (running()) child!.kill('SIGKILL');
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  });
   /** Start bin/warren on dataDir; resolves with the port it listens on. */
-  const launch = (port: number, timeoutMs: number): Promise<number> => {
-    exit = null;
+  const launch = (proc: ChildProc, port: number, timeoutMs: number): Promise<number> => {
+    proc.exit = null;
     const c = spawn(process.execPath, [join(ROOT, 'bin/warren'), '--port', String(port), '--http-port', '0', '--data-dir', dataDir, '--log-level', 'info'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child = c;
+    proc.child = c;
     // Keep reading both pipes for the broker's whole life: a full pipe would block its (synchronous) logger.
     createInterface({ input: c.stderr! }).on('line', keep);
     return new Promise<number>((resolve, reject) => {
@@ -183,9 +234,9 @@ export async function startWarren(): Promise<RunningBroker> {
         }
       });
       c.once('exit', (code, signal) => {
-        exit = `warren exited (${signal ?? `code ${code}`}); last output:\n${tail.join('\n')}`;
+        proc.exit = `warren exited (${signal ?? `code ${code}`}); last output:\n${tail.join('\n')}`;
         clearTimeout(timer);
-        reject(new Error(exit));
+        reject(new Error(proc.exit));
       });
       c.once('error', (err) => {
         clearTimeout(timer);
@@ -193,39 +244,10 @@ export async function startWarren(): Promise<RunningBroker> {
       });
     });
   };
-  let port: number;
-  try {
-    port = await launch(0, 30_000);
-  } catch (err) {
-    unregister();
-    await stopWarren();
-    throw err;
-  }
-  const broker: RunningBroker = {
-    kind: 'warren',
-    name: BROKER_NAMES.warren,
-    version: brokerVersion('warren'),
-    port,
-    pid: child!.pid!,
-    dead: () => exit,
-    stop: async () => {
-      unregister();
-      await stopWarren();
-    },
-    crash: async () => {
-      if (!running()) return;
-      const c = child!;
-      const exited = new Promise((r) => c.once('exit', r));
-      c.kill('SIGKILL');
-      await exited;
-    },
-    restart: async (timeoutMs) => {
-      broker.port = await launch(broker.port, timeoutMs);
-      broker.pid = child!.pid!;
-    },
-  };
-  return broker;
+  return startChildBroker('warren', dataDir, launch);
 }
+
+// ---- RabbitMQ ---------------------------------------------------------------------
 
 /** Run tools/rabbitmq-scratch.sh; `started` gets the child (to kill a start that is cut short). */
 function scratch(args: string[], timeoutMs: number, started?: (child: ChildProcess) => void, env?: Record<string, string>): Promise<string> {
@@ -294,6 +316,98 @@ export async function startRabbit(): Promise<RunningBroker> {
   return broker;
 }
 
+// ---- garagemq ----------------------------------------------------------------------
+
+/** garagemq on $PATH (or /usr/bin), or null */
+function garagemqBin(): string | null {
+  const dirs = [...(process.env['PATH'] ?? '').split(delimiter).filter(Boolean), '/usr/bin'];
+  return dirs.map((d) => join(d, 'garagemq')).find((f) => existsSync(f)) ?? null;
+}
+
+/** The config: /etc/garagemq/config.yaml as packaged, but for the addresses and the db path. */
+function garagemqConfig(amqpPort: number, adminPort: number, dbPath: string): string {
+  const guestMd5 = createHash('md5').update('guest').digest('hex');
+  return `# Generated by bench/lib/brokers.ts: the packaged defaults, pinned.
+proto: amqp-rabbit
+users:
+  - username: guest
+    password: ${guestMd5} # md5 of guest
+tcp:
+  ip: 127.0.0.1
+  port: ${amqpPort}
+  nodelay: false
+  readBufSize: 196608
+  writeBufSize: 196608
+admin:
+  ip: 127.0.0.1
+  port: ${adminPort}
+queue:
+  shardSize: 8192
+  maxMessagesInRam: 131072
+db:
+  defaultPath: ${JSON.stringify(dbPath)}
+  engine: badger
+vhost:
+  defaultPath: /
+security:
+  passwordCheck: md5
+connection:
+  channelsMax: 4096
+  frameMaxSize: 65536
+`;
+}
+
+export async function startGaragemq(): Promise<RunningBroker> {
+  const bin = garagemqBin();
+  if (!bin) throw new Error(`garagemq not found: ${installHint('garagemq')}`);
+  const dir = mkdtempSync(join(tmpdir(), 'garagemq-bench-'));
+  const config = join(dir, 'config.yaml');
+  const log = join(dir, 'garagemq.log');
+  const logTail = (): string => {
+    try {
+      return readFileSync(log, 'utf8').trimEnd().split('\n').slice(-20).join('\n');
+    } catch {
+      return '(no log)';
+    }
+  };
+  /** Start garagemq on the config (the first time, port 0: write it); resolves once its AMQP port accepts a connection. */
+  const launch = async (proc: ChildProc, port: number, timeoutMs: number): Promise<number> => {
+    if (port === 0) {
+      port = await scratchPort();
+      let adminPort = await scratchPort();
+      while (adminPort === port) adminPort = await scratchPort();
+      writeFileSync(config, garagemqConfig(port, adminPort, join(dir, 'db')));
+    }
+    proc.exit = null;
+    // its output goes straight to the log file: no pipe to keep reading
+    const fd = openSync(log, 'a');
+    let c: ChildProcess;
+    try {
+      c = spawn(bin, ['--config', config, '--log-level', 'info'], { cwd: dir, stdio: ['ignore', fd, fd] });
+    } finally {
+      closeSync(fd);
+    }
+    proc.child = c;
+    const gone = new Promise<never>((_, reject) => {
+      c.once('exit', (code, signal) => {
+        proc.exit = `garagemq exited (${signal ?? `code ${code}`}); last log lines:\n${logTail()}`;
+        reject(new Error(proc.exit));
+      });
+      c.once('error', (err) => {
+        proc.exit = `garagemq: ${err.message}`;
+        reject(new Error(proc.exit));
+      });
+    });
+    gone.catch(() => undefined);
+    const deadline = Date.now() + timeoutMs;
+    while (!(await Promise.race([portAccepts(port, 1000), gone]))) {
+      if (Date.now() > deadline) throw new Error(`garagemq did not accept connections on port ${port} within ${timeoutMs / 1000} s; last log lines:\n${logTail()}`);
+      await Promise.race([sleep(100), gone]);
+    }
+    return port;
+  };
+  return startChildBroker('garagemq', dir, launch);
+}
 
 /** Start a throwaway broker of that kind (see the header); rejects if it does not come up. */
 export function startBroker(kind: BrokerKind): Promise<RunningBroker> {
@@ -302,5 +416,7 @@ export function startBroker(kind: BrokerKind): Promise<RunningBroker> {
       return startWarren();
     case 'rabbitmq':
       return startRabbit();
+    case 'garagemq':
+      return startGaragemq();
   }
 }
