@@ -70,20 +70,22 @@
  * JavaScript runs on one thread. So do other busy processes: the load average at
  * the start is printed and saved. Not a test: nothing here passes or fails.
  *
- * warren is bin/warren (build first: dist/), started with --port 0 and a scratch
- * data dir; RabbitMQ is started by tools/rabbitmq-scratch.sh on a spare port with a
- * scratch dir and stopped after (recovery-1M kills and restarts both on the same dir:
- * tools/rabbitmq-scratch.sh kill9 / restart). Child processes, workers and temp dirs are
- * cleaned up on exit, errors, Ctrl-C and SIGTERM. A workload that fails (for
- * example 540 NOT_IMPLEMENTED) is reported as failed with the error and the run goes on.
+ * The brokers are started and stopped by bench/lib/brokers.ts: warren is bin/warren
+ * (build first: dist/), started with --port 0 and a scratch data dir; RabbitMQ is
+ * started by tools/rabbitmq-scratch.sh on a spare port with a scratch dir and stopped
+ * after (recovery-1M kills and restarts both on the same dir: tools/rabbitmq-scratch.sh
+ * kill9 / restart). --brokers garagemq adds the Go broker garagemq (not in the default
+ * set; there is no ratio row for it). Measured here: it runs the throughput and memory
+ * workloads, but in confirm-persistent-1KiB some publishes never get a basic.ack while
+ * the consumer acks (with a no-ack consumer, or none, every publish is confirmed): they
+ * fill the confirm window within the warm-up, the producer stalls and the table shows
+ * 0 msg/s. Child processes, workers and temp dirs are cleaned up on exit, errors, Ctrl-C
+ * and SIGTERM (bench/lib/bench-process.ts). A workload that fails (for example 540
+ * NOT_IMPLEMENTED) is reported as failed with the error and the run goes on.
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { extname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Method } from '../lib/amqp/generated/methods.js';
@@ -92,17 +94,19 @@ import { confirmLine, confirmMedians, printConfirmTable, printRecoveryTable, rec
 import type { ConfirmResult, ConfirmWorkload, DurabilityMedians, Harness, RecoveryResult, RecoveryWorkload } from './lib/durability-workloads.js';
 import { printRetryTable, retryLine, retryMedians, runRetry } from './lib/retry-workload.js';
 import type { RetryMedians, RetryResult, RetryWorkload } from './lib/retry-workload.js';
+import { cleanupAll, cpuSeconds, errorText, installSignalHandlers, isExiting, median, registerCleanup, rssKiB, sleep, withTimeout } from './lib/bench-process.js';
+import { BROKER_KINDS, BROKER_NAMES, brokerInstalled, brokerVersion, installHint, isBrokerKind, startBroker } from './lib/brokers.js';
+import type { BrokerKind, RunningBroker } from './lib/brokers.js';
 import { SLOT, STOP } from './lib/messaging-shared.js';
 import type { FromWorker, ToWorker, WorkerData } from './lib/messaging-shared.js';
 
 const ROOT = fileURLToPath(new URL(existsSync(new URL('../package.json', import.meta.url)) ? '..' : '../..', import.meta.url));
-const SCRATCH = join(ROOT, 'tools/rabbitmq-scratch.sh');
 const WORKER_URL = new URL(`./lib/messaging-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
 // ---- options ------------------------------------------------------------------
 
-const BROKERS = ['warren', 'rabbitmq'] as const;
-type BrokerKind = (typeof BROKERS)[number];
+/** --brokers takes any of BROKER_KINDS (bench/lib/brokers.ts); by default these */
+const DEFAULT_BROKERS: BrokerKind[] = ['warren', 'rabbitmq'];
 
 interface ThroughputWorkload {
   name: string;
@@ -157,9 +161,10 @@ interface Options {
   json: string;
 }
 
-const USAGE = `usage: messaging [--rounds N] [--duration S] [--warmup S] [--brokers ${BROKERS.join(',')}]
+const USAGE = `usage: messaging [--rounds N] [--duration S] [--warmup S] [--brokers ${BROKER_KINDS.join(',')}]
                  [--workloads ${WORKLOADS.map((w) => w.name).join(',')}] [--window N] [--memory-messages N] [--settle S]
                  [--confirm-window N] [--recovery-messages N] [--recovery-timeout S] [--retry-messages N] [--retry-rounds N] [--json FILE]
+default brokers: ${DEFAULT_BROKERS.join(',')}
 default workloads: ${WORKLOADS.filter((w) => !w.onlyWhenAsked).map((w) => w.name).join(',')}`;
 
 function parseOptions(argv: string[]): Options {
@@ -167,7 +172,7 @@ function parseOptions(argv: string[]): Options {
     rounds: 3,
     duration: 10,
     warmup: 2,
-    brokers: [...BROKERS],
+    brokers: [...DEFAULT_BROKERS],
     workloads: WORKLOADS.filter((w) => !w.onlyWhenAsked).map((w) => w.name),
     window: 50_000,
     memoryMessages: 1_000_000,
@@ -206,8 +211,8 @@ function parseOptions(argv: string[]): Options {
       case '--json': o.json = String(value); break;
       case '--brokers': {
         const names = String(value).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-        for (const n of names) if (!(BROKERS as readonly string[]).includes(n)) throw new Error(`unknown broker ${n}\n${USAGE}`);
-        o.brokers = BROKERS.filter((b) => names.includes(b));
+        for (const n of names) if (!isBrokerKind(n)) throw new Error(`unknown broker ${n}\n${USAGE}`);
+        o.brokers = BROKER_KINDS.filter((b) => names.includes(b));
         break;
       }
       case '--workloads': {
@@ -228,310 +233,9 @@ function parseOptions(argv: string[]): Options {
   return o;
 }
 
-// ---- cleanup ------------------------------------------------------------------
-
-/** Everything to undo on exit: async for the normal path and signals, sync as the last resort on 'exit'. */
-interface Cleanup {
-  async(): Promise<void>;
-  sync(): void;
-}
-const cleanups = new Set<Cleanup>();
-
-function registerCleanup(c: Cleanup): () => void {
-  cleanups.add(c);
-  return () => cleanups.delete(c);
-}
-
-let exiting = false;
-async function cleanupAll(): Promise<void> {
-  for (const c of [...cleanups].reverse()) {
-    cleanups.delete(c);
-    try {
-      await c.async();
-    } catch {
-      try {
-        c.sync();
-      } catch {
-        // best effort
-      }
-    }
-  }
-}
-
-function installSignalHandlers(): void {
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (exiting) return;
-    exiting = true;
-    console.error(`\n${signal}: stopping brokers and workers...`);
-    const force = setTimeout(() => process.exit(130), 60_000);
-    force.unref();
-    void cleanupAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('SIGHUP', onSignal);
-  process.on('exit', () => {
-    for (const c of [...cleanups].reverse()) {
-      try {
-        c.sync();
-      } catch {
-        // best effort
-      }
-    }
-    cleanups.clear();
-  });
-}
-
 // ---- small helpers --------------------------------------------------------------
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-function rssKiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]);
-}
-
-/** CPU seconds (user + system) the process has used, from /proc/PID/stat; all its threads. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
-const CLOCK_TICKS = ((): number => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
-
-/** A free port in 25700..26700 (the range the repo's tools use for scratch brokers). */
-async function scratchPort(): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const port = 25700 + Math.floor(Math.random() * 1001);
-    if (await portFree(port)) return port;
-  }
-  throw new Error('no free port in 25700..26700');
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
-const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 const firstLine = (text: string): string => text.split('\n')[0]!;
-
-// ---- brokers ------------------------------------------------------------------
-
-interface RunningBroker {
-  kind: BrokerKind;
-  name: string;
-  /** both change only through restart() */
-  port: number;
-  pid: number;
-  /** why the broker is not usable any more (it exited), or null */
-  dead(): string | null;
-  stop(): Promise<void>;
-  /** recovery-1M: SIGKILL the broker process and wait until it is gone; its data dir stays */
-  crash(): Promise<void>;
-  /** recovery-1M: start it again on the same data dir and port; resolves once it accepts connections */
-  restart(timeoutMs: number): Promise<void>;
-}
-
-function hasRabbit(): boolean {
-  return existsSync('/usr/lib/rabbitmq/bin/rabbitmq-server') || existsSync('/usr/sbin/rabbitmq-server');
-}
-
-async function startWarren(): Promise<RunningBroker> {
-  const cli = join(ROOT, 'dist/lib/cli/warren.js');
-  if (!existsSync(cli)) throw new Error(`${cli} not found: run npm run build first`);
-  const dataDir = mkdtempSync(join(tmpdir(), 'warren-bench-'));
-  const tail: string[] = [];
-  const keep = (line: string): void => {
-    tail.push(line);
-    if (tail.length > 20) tail.shift();
-  };
-  let child = null as ChildProcess | null; // the current process (restart() replaces it)
-  let exit: string | null = null;
-  const running = (): boolean => child !== null && child.exitCode === null && child.signalCode === null;
-  const stopWarren = async (): Promise<void> => {
-    if (running()) {
-      const c = child!;
-      const exited = new Promise((r) => c.once('exit', r));
-      c.kill('SIGTERM');
-      const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(t);
-    }
-    rmSync(dataDir, { recursive: true, force: true });
-  };
-  const unregister = registerCleanup({
-    async: stopWarren,
-    sync: () => {
-      if (running()) child!.kill('SIGKILL');
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  });
-  /** Start bin/warren on dataDir; resolves with the port it listens on. */
-  const launch = (port: number, timeoutMs: number): Promise<number> => {
-    exit = null;
-    const c = spawn(process.execPath, [join(ROOT, 'bin/warren'), '--port', String(port), '--http-port', '0', '--data-dir', dataDir, '--log-level', 'info'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child = c;
-    // Keep reading both pipes for the broker's whole life: a full pipe would block its (synchronous) logger.
-    createInterface({ input: c.stderr! }).on('line', keep);
-    return new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`warren did not log "warren listening" within ${timeoutMs / 1000} s:\n${tail.join('\n')}`)), timeoutMs);
-      createInterface({ input: c.stdout! }).on('line', (line) => {
-        keep(line);
-        if (!line.includes('warren listening')) return;
-        try {
-          const entry = JSON.parse(line) as { msg?: string; port?: number };
-          if (entry.msg?.startsWith('warren listening') && typeof entry.port === 'number') {
-            clearTimeout(timer);
-            resolve(entry.port);
-          }
-        } catch {
-          // not a JSON line
-        }
-      });
-      c.once('exit', (code, signal) => {
-        exit = `warren exited (${signal ?? `code ${code}`}); last output:\n${tail.join('\n')}`;
-        clearTimeout(timer);
-        reject(new Error(exit));
-      });
-      c.once('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-    });
-  };
-  let port: number;
-  try {
-    port = await launch(0, 30_000);
-  } catch (err) {
-    unregister();
-    await stopWarren();
-    throw err;
-  }
-  const broker: RunningBroker = {
-    kind: 'warren',
-    name: 'warren',
-    port,
-    pid: child!.pid!,
-    dead: () => exit,
-    stop: async () => {
-      unregister();
-      await stopWarren();
-    },
-    crash: async () => {
-      if (!running()) return;
-      const c = child!;
-      const exited = new Promise((r) => c.once('exit', r));
-      c.kill('SIGKILL');
-      await exited;
-    },
-    restart: async (timeoutMs) => {
-      broker.port = await launch(broker.port, timeoutMs);
-      broker.pid = child!.pid!;
-    },
-  };
-  return broker;
-}
-
-/** Run tools/rabbitmq-scratch.sh; `started` gets the child (to kill a start that is cut short). */
-function scratch(args: string[], timeoutMs: number, started?: (child: ChildProcess) => void, env?: Record<string, string>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(SCRATCH, args, { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', ...(env ? { env: { ...process.env, ...env } } : {}) }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`rabbitmq-scratch.sh ${args[0]} failed: ${errorText(err)}\n${stderr}`));
-      else resolve(stdout);
-    });
-    started?.(child);
-  });
-}
-
-async function startRabbit(): Promise<RunningBroker> {
-  const dir = mkdtempSync(join(tmpdir(), 'rabbit-bench-'));
-  let starting: ChildProcess | null = null;
-  // a start cut short (Ctrl-C) must not go on to launch a node after we stopped "it"
-  const killStart = (): void => {
-    if (starting && starting.exitCode === null && starting.signalCode === null) starting.kill('SIGKILL');
-  };
-  const unregister = registerCleanup({
-    async: async () => {
-      killStart();
-      await scratch(['stop', dir], 60_000);
-      rmSync(dir, { recursive: true, force: true });
-    },
-    sync: () => {
-      killStart();
-      execFileSync(SCRATCH, ['stop', dir], { stdio: 'ignore', timeout: 60_000 });
-      rmSync(dir, { recursive: true, force: true });
-    },
-  });
-  const port = await scratchPort();
-  let pid: number;
-  try {
-    pid = Number((await scratch(['start', String(port), dir], 120_000, (c) => (starting = c))).trim().split('\n').pop());
-    if (!Number.isInteger(pid) || pid <= 0) throw new Error('rabbitmq-scratch.sh start printed no pid');
-  } catch (err) {
-    unregister();
-    await scratch(['stop', dir], 60_000).catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
-  const broker: RunningBroker = {
-    kind: 'rabbitmq',
-    name: 'RabbitMQ',
-    port,
-    pid,
-    dead: () => (alive(broker.pid) ? null : `RabbitMQ (beam.smp ${broker.pid}) is gone; logs were in ${dir}/log`),
-    stop: async () => {
-      unregister();
-      await scratch(['stop', dir], 60_000).catch((err: unknown) => console.error(errorText(err)));
-      rmSync(dir, { recursive: true, force: true });
-    },
-    crash: async () => {
-      await scratch(['kill9', dir], 60_000);
-    },
-    restart: async (timeoutMs) => {
-      const env = { SCRATCH_START_TIMEOUT: String(Math.ceil(timeoutMs / 1000)) };
-      const out = await scratch(['restart', dir], timeoutMs + 60_000, (c) => (starting = c), env);
-      const newPid = Number(out.trim().split('\n').pop());
-      if (!Number.isInteger(newPid) || newPid <= 0) throw new Error('rabbitmq-scratch.sh restart printed no pid');
-      broker.pid = newPid;
-    },
-  };
-  return broker;
-}
 
 // ---- worker threads -------------------------------------------------------------
 
@@ -960,11 +664,9 @@ async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   const startLoad = loadavg()[0]!;
   installSignalHandlers();
-  const starters: { kind: BrokerKind; start(): Promise<RunningBroker>; name: string }[] = [];
-  if (o.brokers.includes('warren')) starters.push({ kind: 'warren', name: 'warren', start: startWarren });
-  if (o.brokers.includes('rabbitmq')) {
-    if (hasRabbit()) starters.push({ kind: 'rabbitmq', name: 'RabbitMQ', start: startRabbit });
-    else console.log(`RabbitMQ not found: apt-get install rabbitmq-server${starters.length ? ' (measuring warren alone)' : ''}`);
+  const starters = o.brokers.filter(brokerInstalled).map((kind) => ({ kind, name: BROKER_NAMES[kind], version: brokerVersion(kind) }));
+  for (const kind of o.brokers.filter((k) => !brokerInstalled(k))) {
+    console.log(`${BROKER_NAMES[kind]} not found: ${installHint(kind)}${starters.length ? ` (measuring ${starters.map((s) => s.name).join(' and ')} without it)` : ''}`);
   }
   if (starters.length === 0) {
     process.exitCode = 1;
@@ -973,16 +675,16 @@ async function main(): Promise<void> {
   // memory-1M first on each fresh broker, recovery-1M last (see the header); tables keep the listed order
   const selected = WORKLOADS.filter((w) => o.workloads.includes(w.name));
   const order = RUN_ORDER.flatMap((kind) => selected.filter((w) => w.kind === kind));
-  console.log(`${starters.map((s) => s.name).join(' vs ')}: ${selected.map((w) => w.name).join(', ')}; ${o.rounds} round(s); ${cpus().length} CPUs; node ${process.version}; load average ${startLoad.toFixed(2)}`);
+  console.log(`${starters.map((s) => `${s.name} ${s.version}`).join(' vs ')}: ${selected.map((w) => w.name).join(', ')}; ${o.rounds} round(s); ${cpus().length} CPUs; node ${process.version}; load average ${startLoad.toFixed(2)}`);
   if (startLoad > 0.5) console.log('note: the machine is not idle (load average above 0.5): other processes compete for the CPUs and the figures will be noisy');
 
   const results: RoundResult[] = [];
   for (let round = 1; round <= o.rounds; round++) {
     for (const s of starters) {
-      if (exiting) return;
+      if (isExiting()) return;
       let b: RunningBroker;
       try {
-        b = await s.start();
+        b = await startBroker(s.kind);
       } catch (err) {
         for (const w of order) {
           const r: RoundResult = { round, broker: s.name, workload: w.name, ok: false, error: `broker did not start: ${errorText(err)}` };
@@ -993,7 +695,7 @@ async function main(): Promise<void> {
       }
       try {
         for (const w of order) {
-          if (exiting) return;
+          if (isExiting()) return;
           const r: RoundResult = { round, broker: s.name, workload: w.name, ok: true };
           try {
             const dead = b.dead();
@@ -1007,7 +709,7 @@ async function main(): Promise<void> {
             r.ok = false;
             r.error = errorText(err);
           }
-          if (exiting) return;
+          if (isExiting()) return;
           results.push(r);
           console.log(progressLine(r));
         }
@@ -1020,7 +722,7 @@ async function main(): Promise<void> {
   const summary = summarise(results, selected, starters.map((s) => s.name));
   printTables(summary, selected, o);
   mkdirSync(join(o.json, '..'), { recursive: true });
-  writeFileSync(o.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverageAtStart: startLoad, options: o, rounds: results, medians: summary }, null, 2));
+  writeFileSync(o.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverageAtStart: startLoad, brokers: starters, options: o, rounds: results, medians: summary }, null, 2));
   console.log(`\nresults: ${o.json}`);
 }
 
@@ -1030,5 +732,5 @@ main()
     process.exitCode = 1;
   })
   .finally(async () => {
-    if (!exiting) await cleanupAll();
+    if (!isExiting()) await cleanupAll();
   });
