@@ -1,15 +1,14 @@
 /**
  * One client connection: the socket, the protocol header, frame dispatch to
- * the handshake and to channels, the channel table, heartbeats, the output
- * batch, blocking publishers during a resource alarm (publish-throttle.ts
- * decides; this class stops and resumes reading), and closing in both
- * directions.
+ * the handshake and to channels, output, what its channels ask of it, and
+ * blocking publishers during a resource alarm (publish-throttle.ts decides;
+ * this class stops and resumes reading). Its parts: handshake.ts,
+ * channel-table.ts, heartbeat.ts, frame-output.ts, publish-throttle.ts, and
+ * connection-close.ts for errors and every way the connection ends.
  *
- * Errors: handlers throw AmqpError. A ChannelError closes its channel
- * (channel.close, then frames on it are dropped until close-ok); a
- * ConnectionError, a malformed frame, or a bug (541) closes the connection
- * (connection.close, then everything but close/close-ok is dropped). No
- * byte sequence a client sends can throw out of this class.
+ * Errors: handlers throw AmqpError; what is thrown while a frame is handled
+ * goes to connection-close.ts, which closes the channel or the connection.
+ * No byte sequence a client sends can throw out of this class.
  *
  * Output: every frame is encoded into one WireWriter; what a read produced
  * is written with a single socket.write when the read has been processed,
@@ -17,18 +16,12 @@
  * event-loop turn (setImmediate).
  */
 import type { Socket } from 'node:net';
-import { AmqpError, ChannelError, ConnectionError, channelError, frameError, internalError, unexpectedFrame } from '../amqp/amqp-error.js';
+import { channelError, unexpectedFrame } from '../amqp/amqp-error.js';
+import type { AmqpError } from '../amqp/amqp-error.js';
 import type { FieldTable } from '../amqp/field-table.js';
 import { FrameReader } from '../amqp/frame-reader.js';
-import { FrameType, ReplyCode } from '../amqp/generated/constants.js';
-import {
-  Method,
-  encodeConnectionBlocked,
-  encodeConnectionClose,
-  encodeConnectionCloseOk,
-  encodeConnectionUnblocked,
-  encodeConnectionUpdateSecretOk,
-} from '../amqp/generated/methods.js';
+import { FrameType } from '../amqp/generated/constants.js';
+import { Method, encodeConnectionBlocked, encodeConnectionUnblocked, encodeConnectionUpdateSecretOk } from '../amqp/generated/methods.js';
 import type { AnyMethod } from '../amqp/generated/methods.js';
 import { frameDescription } from '../amqp/erlang-term.js';
 import { decodeMethodFrame, unknownFrame } from './frame-errors.js';
@@ -47,33 +40,17 @@ import type { ReplyToRegistry } from './direct-reply-to.js';
 import type { Logger } from '../log.js';
 import { ChannelTable } from './channel-table.js';
 import type { Channel } from './channel.js';
+import { ConnectionCloser } from './connection-close.js';
+import type { ClosingConnection } from './connection-close.js';
+import { ConnectionState, managementStateName } from './connection-state.js';
 import { FrameOutput } from './frame-output.js';
 import { HandshakeStep, handleHandshakeMethod, sendStart } from './handshake.js';
 import { Heartbeat } from './heartbeat.js';
 import { ResourceAccess } from './resource-access.js';
-import { checkProtocolHeader, PROTOCOL_HEADER } from './protocol-header.js';
+import { checkProtocolHeader } from './protocol-header.js';
 import { PublishThrottle } from './publish-throttle.js';
 
-const enum State {
-  /** waiting for the 8-byte protocol header */
-  Header,
-  /** start / tune / open exchange, see handshake.ts */
-  Handshake,
-  Open,
-  /** we sent connection.close and wait for close-ok */
-  Closing,
-  Closed,
-}
-
-/** How long a peer gets to answer our connection.close before the socket is dropped. */
-const CLOSE_OK_TIMEOUT_MS = 10_000;
-/**
- * RabbitMQ's SILENT_CLOSE_DELAY: a handshake it refuses without a word is
- * closed only after 3 s, "so they can't DOS us with repeated failed logins".
- */
-const SILENT_CLOSE_DELAY_MS = 3_000;
-
-export class Connection {
+export class Connection implements ClosingConnection {
   readonly id: number;
   readonly listener: AmqpListener;
   readonly broker: Broker;
@@ -108,7 +85,8 @@ export class Connection {
   frameMax = 0;
   heartbeatSeconds = 0;
 
-  private state = State.Header;
+  /** where the connection is in its life; connection-close.ts moves it to Closing and Closed */
+  state = ConnectionState.Header;
   private readonly out: FrameOutput;
   private readonly reader: FrameReader;
   private readonly decoder = new WireReader();
@@ -119,14 +97,9 @@ export class Connection {
     sendBlocked: (reason) => this.sendMethod(0, encodeConnectionBlocked, { reason }),
     sendUnblocked: () => this.sendMethod(0, encodeConnectionUnblocked, {}),
   });
+  private readonly closer: ConnectionCloser;
   private header: Buffer | null = null;
   private heartbeat: Heartbeat | null = null;
-  private handshakeTimer: NodeJS.Timeout | null = null;
-  private closeTimer: NodeJS.Timeout | null = null;
-  private closeReason = '';
-  private released = false;
-  /** exclusive queues this connection declared: deleted when it closes */
-  private readonly exclusiveQueues = new Set<Queue>();
 
   constructor(listener: AmqpListener, socket: Socket, id: number) {
     const broker = listener.broker;
@@ -145,10 +118,7 @@ export class Connection {
     this.reader = new FrameReader(this, broker.config.frameMax);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.onSocketError(err));
-    socket.on('close', () => this.onSocketClose());
-    this.handshakeTimer = setTimeout(() => this.onHandshakeTimeout(), broker.config.handshakeTimeout * 1000);
-    this.handshakeTimer.unref();
+    this.closer = new ConnectionCloser(this, this.out, this.reader, this.channels, this.throttle, broker.config.handshakeTimeout * 1000);
   }
 
   get channelCount(): number {
@@ -176,22 +146,12 @@ export class Connection {
 
   /** Past connection.open (logged in, vhost opened) and not closing. */
   get isOpen(): boolean {
-    return this.state === State.Open;
+    return this.state === ConnectionState.Open;
   }
 
   /** The state as RabbitMQ's management API names it: starting, running, blocked, closing, closed. */
   get stateName(): string {
-    switch (this.state) {
-      case State.Header:
-      case State.Handshake:
-        return 'starting';
-      case State.Open:
-        return this.throttle.blocked ? 'blocked' : 'running';
-      case State.Closing:
-        return 'closing';
-      default:
-        return 'closed';
-    }
+    return managementStateName(this.state, this.throttle.blocked);
   }
 
   /** The channels open (or closing) now. */
@@ -199,20 +159,9 @@ export class Connection {
     return this.channels.list();
   }
 
-  /**
-   * Close on the broker's behalf (DELETE /api/connections/{name}, a deleted
-   * vhost or user): connection.close 320 CONNECTION_FORCED with `text`, as
-   * RabbitMQ ("CONNECTION_FORCED - Closed via management plugin"); a
-   * connection not open yet is dropped.
-   */
+  /** Close on the broker's behalf (the HTTP API, a deleted vhost or user): 320 CONNECTION_FORCED with `text`. */
   closeForced(text: string): void {
-    if (this.state === State.Open) {
-      this.closeWithError(new ConnectionError(ReplyCode.ConnectionForced, text));
-      this.flush();
-    } else if (this.state !== State.Closing && this.state !== State.Closed) {
-      if (!this.closeReason) this.closeReason = text;
-      this.destroy();
-    }
+    this.closer.closeForced(text);
   }
 
   /** Not reading its socket because it published during a resource alarm. */
@@ -224,9 +173,9 @@ export class Connection {
 
   private onData(chunk: Buffer): void {
     if (this.heartbeat) this.heartbeat.received = true;
-    if (this.state === State.Header) {
+    if (this.state === ConnectionState.Header) {
       this.onHeaderBytes(chunk);
-    } else if (this.state !== State.Closed) {
+    } else if (this.state !== ConnectionState.Closed) {
       this.reader.push(chunk);
     }
     // a read cut short by a block goes on when reading resumes
@@ -242,7 +191,7 @@ export class Connection {
   }
 
   /** Unblocked (or closing): the frames held back first, then the socket again. */
-  private resumeInput(): void {
+  resumeInput(): void {
     this.heartbeat?.resumeMonitor();
     this.reader.resume();
     if (!this.reader.paused) {
@@ -261,13 +210,10 @@ export class Connection {
     this.header = null;
     const verdict = checkProtocolHeader(have);
     if (!verdict.ok) {
-      this.logger.info({ received: have.subarray(0, 8).toString('latin1') }, 'closing connection: %s', verdict.reason);
-      this.closeReason = verdict.reason;
-      this.setClosed();
-      this.socket.end(PROTOCOL_HEADER);
+      this.closer.refuseProtocolHeader(have, verdict.reason);
       return;
     }
-    this.state = State.Handshake;
+    this.state = ConnectionState.Handshake;
     sendStart(this);
     if (have.length > 8) this.reader.push(have.subarray(8));
   }
@@ -280,15 +226,15 @@ export class Connection {
       else if (type === FrameType.Heartbeat && end === start) this.onHeartbeatFrame(channel);
       else throw unknownFrame(type, buf.subarray(start, end));
     } catch (err) {
-      this.onError(err, channel);
+      this.closer.onError(err, channel);
     }
   }
 
   /** FrameSink: part of a body frame. */
   onBody(channel: number, part: Buffer, frameSize: number, first: boolean): void {
     try {
-      if (this.state !== State.Open) {
-        if (this.state === State.Handshake && first) this.handshakeFrame(FrameType.Body, channel, part);
+      if (this.state !== ConnectionState.Open) {
+        if (this.state === ConnectionState.Handshake && first) this.closer.handshakeFrame(FrameType.Body, channel, part);
         return;
       }
       if (channel === 0) {
@@ -301,32 +247,25 @@ export class Connection {
       if (done) ch.handleContent(done);
       this.throttle.publishReceived();
     } catch (err) {
-      this.onError(err, channel);
+      this.closer.onError(err, channel);
     }
   }
 
   /** FrameSink: the byte stream is not valid framing. */
   onFrameError(text: string): void {
-    if (this.state === State.Handshake) {
-      this.dropHandshake(`frame error: ${text}`);
-      return;
-    }
-    // The byte stream is out of step: a close-ok could not be read any more.
-    this.closeNow(frameError(text));
+    this.closer.onFrameError(text);
   }
 
   private onMethodFrame(channel: number, buf: Buffer, start: number, end: number): void {
     const m = decodeMethodFrame(this.decoder, buf, start, end);
 
     switch (this.state) {
-      case State.Handshake:
-        if (channel !== 0) return this.handshakeFrame(FrameType.Method, channel, buf.subarray(start, end));
+      case ConnectionState.Handshake:
+        if (channel !== 0) return this.closer.handshakeFrame(FrameType.Method, channel, buf.subarray(start, end));
         return handleHandshakeMethod(this, this.handshakeStep, m);
-      case State.Closing:
-        if (channel === 0 && m.id === Method.ConnectionCloseOk) return this.shutdown();
-        if (channel === 0 && m.id === Method.ConnectionClose) this.sendMethod(0, encodeConnectionCloseOk, {});
-        return;
-      case State.Open:
+      case ConnectionState.Closing:
+        return this.closer.methodWhileClosing(channel, m.id);
+      case ConnectionState.Open:
         if (channel === 0) return this.onConnectionMethod(m);
         return this.channels.onMethod(channel, m);
       default:
@@ -337,10 +276,7 @@ export class Connection {
   private onConnectionMethod(m: AnyMethod): void {
     switch (m.id) {
       case Method.ConnectionClose:
-        this.closeReason = `client closed: ${m.replyCode} ${m.replyText}`;
-        this.sendMethod(0, encodeConnectionCloseOk, {});
-        this.awaitClientClose();
-        return;
+        return this.closer.clientClosed(m.replyCode, m.replyText);
       case Method.ConnectionUpdateSecret:
         // The internal user database has no secret to refresh (RabbitMQ's internal backend accepts it as is).
         this.logger.info({ reason: m.reason }, 'connection.update-secret accepted');
@@ -352,8 +288,8 @@ export class Connection {
   }
 
   private onHeaderFrame(channel: number, buf: Buffer, start: number, end: number): void {
-    if (this.state === State.Handshake) return this.handshakeFrame(FrameType.Header, channel, buf.subarray(start, end));
-    if (this.state !== State.Open) return;
+    if (this.state === ConnectionState.Handshake) return this.closer.handshakeFrame(FrameType.Header, channel, buf.subarray(start, end));
+    if (this.state !== ConnectionState.Open) return;
     if (channel === 0) throw unexpectedFrame(frameDescription(FrameType.Header, buf.subarray(start, end)));
     const ch = this.channels.forContent(channel, true);
     if (!ch) return;
@@ -369,20 +305,7 @@ export class Connection {
   }
 
   private onHeartbeatFrame(channel: number): void {
-    if (channel !== 0 && this.state === State.Open) throw unexpectedFrame(frameDescription(FrameType.Heartbeat, Buffer.alloc(0)));
-  }
-
-  /**
-   * A frame on a channel other than 0 before connection.open completed:
-   * after tune-ok RabbitMQ answers 505 quoting the frame; before, it just
-   * closes the socket.
-   */
-  private handshakeFrame(type: number, channel: number, payload: Buffer): void {
-    if (this.handshakeStep === HandshakeStep.Open) {
-      this.closeWithError(unexpectedFrame(frameDescription(type, payload)));
-    } else {
-      this.dropHandshake(`frame of type ${type} on channel ${channel} during the handshake`);
-    }
+    if (channel !== 0 && this.state === ConnectionState.Open) throw unexpectedFrame(frameDescription(FrameType.Heartbeat, Buffer.alloc(0)));
   }
 
   // ---- output ------------------------------------------------------------
@@ -408,7 +331,7 @@ export class Connection {
   }
 
   exclusiveQueueDeclared(q: Queue): void {
-    this.exclusiveQueues.add(q);
+    this.closer.exclusiveQueueDeclared(q);
   }
 
   definitionsSaved(): Promise<void> {
@@ -424,7 +347,7 @@ export class Connection {
   }
 
   channelFailed(channel: number, err: unknown): void {
-    this.onError(err, channel);
+    this.closer.onError(err, channel);
     this.flush();
   }
 
@@ -440,13 +363,6 @@ export class Connection {
 
   private flush(): void {
     this.out.flush();
-  }
-
-  /** No more input is read and no more output written. */
-  private setClosed(): void {
-    this.state = State.Closed;
-    this.out.closed = true;
-    this.reader.stop();
   }
 
   // ---- handshake callbacks (handshake.ts) --------------------------------
@@ -468,149 +384,40 @@ export class Connection {
     this.vhost = vhost;
     this.virtualHost = this.broker.vhosts.get(vhost)!;
     this.access = new ResourceAccess(this.broker.users, this.user!.name, vhost);
-    this.state = State.Open;
-    this.clearHandshakeTimer();
+    this.state = ConnectionState.Open;
+    this.closer.handshakeDone();
     this.throttle.start(this.listener.alarms, this.blockedNotify);
     this.logger.info({ user: this.user!.name, vhost }, 'connection opened');
   }
 
   /** A handshake error RabbitMQ answers by closing the socket without a word, after a delay. */
   dropHandshake(reason: string): void {
-    this.logger.info('closing connection during handshake: %s', reason);
-    this.closeReason = reason;
-    this.setClosed();
-    this.socket.pause();
-    this.clearHandshakeTimer();
-    this.closeTimer = setTimeout(() => this.destroy(), SILENT_CLOSE_DELAY_MS);
-    this.closeTimer.unref();
+    this.closer.dropHandshake(reason);
   }
 
-  // ---- errors and closing ------------------------------------------------
-
-  private onError(err: unknown, channel: number): void {
-    if (this.state === State.Closed) return;
-    if (err instanceof ChannelError && channel !== 0 && this.channels.closeWithError(channel, err)) return;
-    if (err instanceof AmqpError) {
-      if (this.state === State.Handshake && !(err instanceof ConnectionError && err.code === ReplyCode.NotAllowed)) {
-        return this.dropHandshake(err.message);
-      }
-      return this.closeWithError(err);
-    }
-    this.logger.error({ err, channel }, 'internal error while handling a frame');
-    this.closeWithError(internalError(err instanceof Error ? err.message : String(err)));
-  }
-
-  /** Server-initiated close: connection.close, then wait for close-ok. */
-  closeWithError(err: AmqpError): void {
-    if (this.state === State.Closing || this.state === State.Closed) return;
-    this.closeReason = err.message;
-    if (err.code !== ReplyCode.ConnectionForced) this.logger.warn({ code: err.code }, 'closing connection: %s', err.message);
-    this.channels.clear();
-    this.sendMethod(0, encodeConnectionClose, {
-      replyCode: err.code,
-      replyText: err.replyText,
-      classId: err.classId,
-      methodId: err.methodId,
-    });
-    this.flush();
-    this.state = State.Closing;
-    this.clearHandshakeTimer();
-    // a blocked connection reads again: the client's close-ok must get through
-    if (this.throttle.stop()) this.resumeInput();
-    this.closeTimer = setTimeout(() => this.destroy(), CLOSE_OK_TIMEOUT_MS);
-    this.closeTimer.unref();
-  }
+  // ---- closing (connection-close.ts) -------------------------------------
 
   /** connection.close, then the socket is ended at once: for peers whose close-ok cannot or need not be awaited. */
   closeNow(err: AmqpError): void {
-    this.closeWithError(err);
-    this.shutdown();
+    this.closer.closeNow(err);
   }
 
   /** Close as the broker shuts down: 320 CONNECTION_FORCED to open connections, the socket closed for the rest. */
   forceClose(reason: string): void {
-    if (this.state === State.Open) {
-      this.closeWithError(new ConnectionError(ReplyCode.ConnectionForced, `broker forced connection closure with reason '${reason}'`));
-      return;
-    }
-    if (this.state !== State.Closing) {
-      if (!this.closeReason) this.closeReason = reason;
-      this.destroy();
-    }
+    this.closer.forceClose(reason);
   }
 
   heartbeatTimedOut(seconds: number): void {
-    this.logger.warn('missed heartbeats from client, timeout: %ds', seconds);
-    this.closeReason = `missed heartbeats, timeout ${seconds}s`;
-    this.destroy();
+    this.closer.heartbeatTimedOut(seconds);
   }
 
-  private onHandshakeTimeout(): void {
-    this.handshakeTimer = null;
-    if (this.state === State.Header || this.state === State.Handshake) {
-      this.logger.info('closing connection: handshake timeout');
-      this.closeReason = 'handshake timeout';
-      this.destroy();
-    }
-  }
-
-  /**
-   * After our close-ok to the client's connection.close, RabbitMQ leaves
-   * closing the socket to the client (so TIME_WAIT stays on the client's
-   * side); input is ignored, and the socket is dropped if the client never
-   * closes it.
-   */
-  private awaitClientClose(): void {
-    this.throttle.stop();
-    this.channels.clear();
-    this.flush();
-    this.setClosed();
+  /** Closing: no more heartbeats sent or expected. */
+  stopHeartbeat(): void {
     this.heartbeat?.stop();
-    this.closeTimer = setTimeout(() => this.socket.destroy(), CLOSE_OK_TIMEOUT_MS);
-    this.closeTimer.unref();
   }
 
-  /** Flush what is pending, end the socket, release everything. */
-  private shutdown(): void {
-    this.channels.clear();
-    this.flush();
-    this.setClosed();
-    this.socket.end();
-    this.release();
-  }
-
-  private destroy(): void {
-    this.setClosed();
-    this.socket.destroy();
-    this.release();
-  }
-
-  private clearHandshakeTimer(): void {
-    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
-    this.handshakeTimer = null;
-  }
-
-  private release(): void {
-    if (this.released) return;
-    this.released = true;
-    this.stats.connectionClosed(this.socket);
-    this.clearHandshakeTimer();
-    if (this.closeTimer) clearTimeout(this.closeTimer);
-    this.heartbeat?.stop();
-    this.throttle.stop();
-    this.channels.clear();
-    for (const q of this.exclusiveQueues) this.virtualHost.deleteQueue(q);
-    this.exclusiveQueues.clear();
-    this.listener.connectionClosed(this, this.closeReason);
-  }
-
-  private onSocketError(err: NodeJS.ErrnoException): void {
-    if (!this.closeReason) this.closeReason = `socket error: ${err.code ?? err.message}`;
-  }
-
-  private onSocketClose(): void {
-    if (!this.closeReason) this.closeReason = 'client closed the socket';
-    this.setClosed();
-    this.release();
+  /** Closed and everything released (connection-close.ts): the listener forgets this connection. */
+  released(reason: string): void {
+    this.listener.connectionClosed(this, reason);
   }
 }
