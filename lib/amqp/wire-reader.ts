@@ -15,6 +15,33 @@ export { WireDecodeError };
 
 const TWO_32 = 0x1_0000_0000;
 
+/**
+ * Recently decoded short strings, by their bytes. A publisher sends the same
+ * exchange and routing key, and a table the same keys, over and over;
+ * comparing a few bytes in JavaScript costs less than Buffer.toString's
+ * native call and the new string it makes. Up to CACHED_MAX bytes, in
+ * CACHE_SLOTS slots chosen by length and first and last byte.
+ */
+const CACHED_MAX = 48;
+const CACHE_SLOTS = 64;
+const cachedBytes: (Buffer | null)[] = new Array<Buffer | null>(CACHE_SLOTS).fill(null);
+const cachedStrings: string[] = new Array<string>(CACHE_SLOTS).fill('');
+
+function decodeShortstr(buf: Buffer, start: number, len: number): string {
+  if (len > CACHED_MAX) return buf.toString('utf8', start, start + len);
+  const slot = (len * 7 + buf[start]! * 3 + buf[start + len - 1]!) & (CACHE_SLOTS - 1);
+  const known = cachedBytes[slot];
+  if (known !== null && known.length === len) {
+    let i = 0;
+    while (i < len && known[i] === buf[start + i]) i++;
+    if (i === len) return cachedStrings[slot]!;
+  }
+  const s = buf.toString('utf8', start, start + len);
+  cachedBytes[slot] = Buffer.from(buf.subarray(start, start + len));
+  cachedStrings[slot] = s;
+  return s;
+}
+
 export class WireReader {
   buf: Buffer;
   pos: number;
@@ -130,7 +157,7 @@ export class WireReader {
     const len = this.u8();
     if (len === 0) return '';
     this.need(len);
-    const s = this.buf.toString('utf8', this.pos, this.pos + len);
+    const s = decodeShortstr(this.buf, this.pos, len);
     this.pos += len;
     return s;
   }

@@ -11,6 +11,7 @@
 import { encodeArray, encodeTable } from './field-table.js';
 import type { FieldTable, FieldValue } from './field-table.js';
 import { WireEncodeError } from './wire-errors.js';
+import { copyBytes } from './copy-bytes.js';
 
 export const FRAME_END = 0xce;
 /** type(1) + channel(2) + size(4) + frame-end(1) */
@@ -138,8 +139,19 @@ export class WireWriter {
     const max = s.length * 3;
     this.ensure(1 + Math.min(max, 255));
     if (max <= 255) {
-      const n = this.buf.write(s, this.pos + 1, 'utf8');
-      this.buf[this.pos] = n;
+      // ASCII, the common case (exchange, routing key, consumer tag), byte by byte:
+      // cheaper than a native utf8 write for a few characters
+      const buf = this.buf;
+      const at = this.pos + 1;
+      const len = s.length;
+      let i = 0;
+      while (i < len) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[at + i++] = c;
+      }
+      const n = i === len ? len : buf.write(s, at, 'utf8');
+      buf[this.pos] = n;
       this.pos += 1 + n;
       return;
     }
@@ -175,8 +187,7 @@ export class WireWriter {
   /** b[start, end), copied without making a slice object. */
   range(b: Buffer, start: number, end: number): void {
     this.ensure(end - start);
-    b.copy(this.buf, this.pos, start, end);
-    this.pos += end - start;
+    this.pos += copyBytes(b, start, end, this.buf, this.pos);
   }
 
   table(t: FieldTable | undefined | null): void {

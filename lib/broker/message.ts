@@ -15,6 +15,7 @@
  * Properties are decoded only when something needs one (the headers
  * exchange, the user-id check), and then once.
  */
+import { copyBytes } from '../amqp/copy-bytes.js';
 import { Typed } from '../amqp/field-table.js';
 import type { FieldTable } from '../amqp/field-table.js';
 import type { BasicProperties } from '../amqp/generated/properties.js';
@@ -53,10 +54,10 @@ export class Message {
     const size = properties.length + (inline ? bodySize : 0);
     this.offset = messageSlab.allocate(size);
     this.data = messageSlab.slab;
-    properties.copy(this.data, this.offset);
+    copyBytes(properties, 0, properties.length, this.data, this.offset);
     if (inline) {
       let at = this.offset + properties.length;
-      for (const part of body) at += part.copy(this.data, at);
+      for (const part of body) at += copyBytes(part, 0, part.length, this.data, at);
       this.bodyParts = null;
     } else {
       this.bodyParts = body;

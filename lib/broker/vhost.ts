@@ -83,7 +83,8 @@ export class VirtualHost {
   route(exchange: Exchange, message: Message, out: Queue[], ccKeys: readonly string[] | null = null): void {
     const pass = ++this.routePass;
     const pending = this.scratch;
-    pending.length = 0;
+    // (resetting an empty array's length still costs a runtime call: check first)
+    if (pending.length !== 0) pending.length = 0;
     exchange.routeMark = pass;
     this.routeVia(exchange, message, pending, pass, ccKeys);
     for (let i = 0; i < pending.length; i++) {
@@ -93,7 +94,7 @@ export class VirtualHost {
       if (d.kind === 'queue') out.push(d);
       else this.routeVia(d, message, pending, pass, ccKeys);
     }
-    pending.length = 0;
+    if (pending.length !== 0) pending.length = 0;
   }
 
   private routeVia(x: Exchange, message: Message, pending: Destination[], pass: number, ccKeys: readonly string[] | null): void {

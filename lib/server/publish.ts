@@ -77,14 +77,14 @@ function publish(ch: Channel, m: BasicPublish, c: Content): void {
   if (exchange.name === '' && isReplyRoutingKey(m.routingKey)) return publishReply(ch, m, message);
   const confirms = ch.confirms;
   const tag = confirms ? confirms.next() : 0;
-  routed.length = 0;
+  if (routed.length !== 0) routed.length = 0; // setting length costs a runtime call even when 0
   vhost.route(exchange, message, routed, ccKeys);
   if (ch.tx) {
     ch.tx.publishes.push({ message, queues: routed.slice(), mandatory: m.mandatory, exchange: m.exchange, routingKey: m.routingKey });
   } else {
     storePublish(ch, message, routed, m.mandatory, m.exchange, m.routingKey, tag);
   }
-  routed.length = 0;
+  if (routed.length !== 0) routed.length = 0;
 }
 
 /** A reply to a direct reply-to address: straight to its consumer, or unroutable. */
