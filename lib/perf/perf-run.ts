@@ -166,9 +166,10 @@ export async function runPerf(o: PerfOptions, hooks: PerfHooks = {}): Promise<Pe
   let workers: Workers | null = null;
   try {
     undo = sink ? null : await declareTopology(ctl, target, topology, o);
-    workers = new Workers(assignRoles(o, roles), { target, shared: slots });
+    const groups = assignRoles(o, roles);
+    workers = new Workers(groups, { target, shared: slots });
     await workers.collect('ready');
-    const producerWorkers = workers.list.filter((_, i) => assignRoles(o, roles)[i]!.some((r) => r.kind === 'producer'));
+    const producerWorkers = workers.list.filter((_, i) => groups[i]!.some((r) => r.kind === 'producer'));
 
     const totals = (): { published: number; confirmed: number; nacked: number; received: number } => {
       let published = 0, confirmed = 0, nacked = 0, received = 0;
