@@ -19,6 +19,9 @@ export interface ReceivedFrame {
   channel: number;
   payload: Buffer;
   method?: AnyMethod;
+  /** body parts only: the size of the whole frame this part belongs to, and whether it is the frame's first part */
+  frameSize?: number;
+  first?: boolean;
 }
 
 export interface HandshakeOptions {
@@ -80,8 +83,8 @@ export class RawClient implements FrameSink {
     if (type === 1) frame.method = decodeMethod(payload.readUInt32BE(0), new WireReader(payload, 4, payload.length));
     this.deliver(frame);
   }
-  onBody(channel: number, part: Buffer): void {
-    this.deliver({ type: 3, channel, payload: Buffer.from(part) });
+  onBody(channel: number, part: Buffer, frameSize: number, first: boolean): void {
+    this.deliver({ type: 3, channel, payload: Buffer.from(part), frameSize, first });
   }
   onFrameError(text: string): void {
     throw new Error(`server sent bad framing: ${text}`);
