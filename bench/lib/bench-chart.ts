@@ -50,10 +50,30 @@ const BAR_H = 14;
 const BAR_GAP = 3;
 const ROW_PAD = 8;
 const LINE_H = 14;
-const CHAR_W = 6.4; // rough width of one 12 px character of the font stack
+const CHAR_W = 6.4; // rough width of one 12 px character of the font stack, for wrapping the row labels
 const VALUE_ROOM = 48; // px kept free beyond a bar's end for its "12.3x"
 const K_MIN = -12; // axis never below 0.0001x ...
 const K_MAX = 12; // ... nor above 10000x; bars beyond are clamped, their text is not
+
+/**
+ * Width of s in px at the given font size, from DejaVu Sans's advance widths
+ * (units of 1/2048 em). DejaVu is what Linux falls back to for this font
+ * stack and is wider than Helvetica or Arial, so text measured this way fits
+ * in any of them. Used to lay out the legend, whose items sit side by side.
+ */
+export function textWidth(s: string, size = 12): number {
+  let units = 0;
+  for (const ch of s) {
+    if ("il|'".includes(ch)) units += 600;
+    else if (' .,:;!'.includes(ch)) units += 700;
+    else if ('ftrj()[]'.includes(ch)) units += 850;
+    else if ('mwMW'.includes(ch)) units += 2000;
+    else if ('~=+<>≥≤'.includes(ch)) units += 1716;
+    else if (ch >= 'A' && ch <= 'Z') units += 1500;
+    else units += 1310; // digits and most lower-case letters
+  }
+  return (units * size) / 2048;
+}
 
 /** Escapes text for XML content and attribute values; drops the characters XML 1.0 forbids. */
 function esc(s: string): string {
@@ -159,16 +179,16 @@ export function renderChartSvg(input: ChartInput): string {
     lx += w + 18;
   };
   brokers.forEach((b, i) => {
-    legend(18 + b.length * CHAR_W, (x0, y0) =>
+    legend(18 + textWidth(b), (x0, y0) =>
       `<rect class="swatch" x="${px(x0)}" y="${px(y0 - 10)}" width="12" height="12" fill="${COLOURS[i % COLOURS.length]}"/>` +
       text(x0 + 18, y0, b, 'font-size="12" fill="#1f2328"'));
   });
   const refLegend = `${input.reference} = 1.0x`;
-  legend(14 + refLegend.length * CHAR_W, (x0, y0) =>
+  legend(14 + textWidth(refLegend), (x0, y0) =>
     `<line x1="${px(x0 + 4)}" y1="${px(y0 - 12)}" x2="${px(x0 + 4)}" y2="${px(y0 + 3)}" stroke="#24292f" stroke-width="1.5"/>` +
     text(x0 + 14, y0, refLegend, 'font-size="12" fill="#1f2328"'));
   const tgtLegend = 'target (≥ minimum; ≤ maximum where lower is better)';
-  legend(14 + tgtLegend.length * CHAR_W, (x0, y0) =>
+  legend(14 + textWidth(tgtLegend), (x0, y0) =>
     `<line x1="${px(x0 + 4)}" y1="${px(y0 - 12)}" x2="${px(x0 + 4)}" y2="${px(y0 + 3)}" stroke="${TARGET_COLOUR}" stroke-width="2" stroke-dasharray="4 2"/>` +
     text(x0 + 14, y0, tgtLegend, 'font-size="12" fill="#1f2328"'));
   const plotTop = ly + 36;
@@ -234,7 +254,7 @@ export function renderChartSvg(input: ChartInput): string {
   // --- stripes and grid under the bars, the 1.0x line over them, tick labels and caption below
   const height = Math.ceil(plotBottom + 50);
   const refLabel = `${input.reference} = 1.0x`;
-  const refHalf = (refLabel.length * CHAR_W * 0.95) / 2;
+  const refHalf = (textWidth(refLabel, 11) * 1.1) / 2; // bold
   const refAnchor = x1 + refHalf > WIDTH - 8 ? 'end' : x1 - refHalf < 8 ? 'start' : 'middle';
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="${esc(FONT)}">`,

@@ -239,3 +239,23 @@ t.test('no rows, no brokers: still a well-formed chart', async (t) => {
   t.equal(byClass(root, 'bar').length, 0);
   t.ok(byClass(root, 'tick').length >= 3);
 });
+
+/** A text's width at 12 px, rounded up from DejaVu Sans (the widest usual fallback): 7.7 px a character, 5 for narrow ones, 10.1 for ~ and =. */
+const atMost = (s: string): number => [...s].reduce((w, ch) => w + (/[ijlrtf.,: ]/.test(ch) ? 5 : /[~=]/.test(ch) ? 10.1 : 7.7), 0);
+
+t.test('legend items on one line leave room for long broker names', async (t) => {
+  // the Debian garagemq version string ran into the next legend item when widths were counted at 6.4 px a character
+  const long = 'garagemq 0.0~git20200204.15e6a9d';
+  const input = { ...sample(), brokers: ['warren', long, 'another broker 12.345.6789'] };
+  const root = parse(t, renderChartSvg(input));
+  const legendTexts = all(root, (e) => e.name === 'text' && !e.attrs.class && num(e, 'y') > 60 && num(e, 'y') < 130);
+  const names = ['warren', long, 'another broker 12.345.6789', 'RabbitMQ 3.10.8 = 1.0x'];
+  const items = names.map((n) => legendTexts.find((e) => e.text === n));
+  t.ok(items.every(Boolean), 'each broker and the reference are in the legend');
+  for (let i = 1; i < items.length; i++) {
+    const [prev, next] = [items[i - 1]!, items[i]!];
+    if (num(prev, 'y') !== num(next, 'y')) continue; // wrapped to the next line
+    t.ok(num(next, 'x') - 18 >= num(prev, 'x') + atMost(prev.text), `"${next.text}" starts after "${prev.text}" ends`);
+  }
+  for (const e of items) t.ok(num(e!, 'x') + atMost(e!.text) <= 900, `"${e!.text}" inside the 900 px width`);
+});
