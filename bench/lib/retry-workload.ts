@@ -6,8 +6,7 @@
  * formatting of this one workload.
  *
  * Topology (declared fresh each run; non-durable queues, transient messages,
- * delivery-mode 1, as in the throughput workloads: this measures the
- * dead-letter and TTL path, not the disk):
+ * delivery-mode 1: this measures the dead-letter and TTL path, not the disk):
  *   retry.work  x-dead-letter-exchange '' + x-dead-letter-routing-key retry.wait
  *   retry.wait  x-message-ttl 1000, x-dead-letter-exchange '' + x-dead-letter-routing-key retry.work
  * A consumer on retry.work rejects a delivery (basic.reject requeue=false), the
@@ -43,7 +42,10 @@
 import { once } from 'node:events';
 import amqplib from 'amqplib';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
-import type { CrashableBroker, Harness } from './durability-workloads.js';
+import { cpuSeconds } from './bench-process.js';
+import type { RunningBroker } from './brokers.js';
+import { deleteAll } from './messaging-harness.js';
+import type { WorkloadRow } from './messaging-harness.js';
 
 export interface RetryWorkload {
   name: string;
@@ -115,7 +117,7 @@ async function open(port: number): Promise<ChannelModel> {
   return amqplib.connect({ protocol: 'amqp', hostname: '127.0.0.1', port, username: 'guest', password: 'guest', heartbeat: 0 });
 }
 
-export async function runRetry(b: CrashableBroker, w: RetryWorkload, o: RetryOptions, h: Harness): Promise<RetryResult> {
+export async function runRetry(b: RunningBroker, w: RetryWorkload, o: RetryOptions): Promise<RetryResult> {
   const n = o.retryMessages;
   const rounds = o.retryRounds;
   const conns: ChannelModel[] = [];
@@ -132,7 +134,7 @@ export async function runRetry(b: CrashableBroker, w: RetryWorkload, o: RetryOpt
     ch.on('close', () => void (closing || fail(new Error(`${name}: channel closed`))));
   };
   try {
-    await h.deleteAll(b.port, [WORK_QUEUE, WAIT_QUEUE], null);
+    await deleteAll(b.port, [WORK_QUEUE, WAIT_QUEUE]);
     const consumerConn = await open(b.port);
     conns.push(consumerConn);
     watchConn(consumerConn, 'consumer');
@@ -202,7 +204,7 @@ export async function runRetry(b: CrashableBroker, w: RetryWorkload, o: RetryOpt
     watchChannel(pub, 'publisher');
     const width = Math.max(w.bodySize, String(n - 1).length);
 
-    const cpu0 = { broker: h.cpuSeconds(b.pid), client: process.cpuUsage() };
+    const cpu0 = { broker: cpuSeconds(b.pid), client: process.cpuUsage() };
     const t0 = performance.now();
     for (let id = 0; id < n; id++) {
       const ok = pub.sendToQueue(WORK_QUEUE, Buffer.from(String(id).padStart(width, '0'), 'latin1'), { deliveryMode: 1 });
@@ -224,7 +226,7 @@ export async function runRetry(b: CrashableBroker, w: RetryWorkload, o: RetryOpt
       } else if (performance.now() - progressAt > STALL_MS) break;
     }
     const end = acked === n ? lastAckAt : performance.now();
-    const cpu1 = { broker: h.cpuSeconds(b.pid), client: process.cpuUsage(cpu0.client) };
+    const cpu1 = { broker: cpuSeconds(b.pid), client: process.cpuUsage(cpu0.client) };
     const seconds = (end - t0) / 1000;
     if (acked === n) await Promise.race([sleep(GRACE_MS), failed]); // late extras are counted by the consumer
     v.missing = n - acked;
@@ -256,7 +258,7 @@ export async function runRetry(b: CrashableBroker, w: RetryWorkload, o: RetryOpt
   } finally {
     closing = true;
     for (const c of conns.reverse()) await c.close().catch(() => undefined);
-    if (!b.dead()) await h.deleteAll(b.port, [WORK_QUEUE, WAIT_QUEUE], null);
+    if (!b.dead()) await deleteAll(b.port, [WORK_QUEUE, WAIT_QUEUE]);
   }
 }
 
@@ -312,15 +314,7 @@ export function retryMedians(rs: RetryResult[]): RetryMedians {
   };
 }
 
-export interface RetryRow {
-  broker: string;
-  okRounds: number;
-  rounds: number;
-  errors: string[];
-  medians?: RetryMedians;
-}
-
-export function printRetryTable(w: RetryWorkload, rows: RetryRow[], o: RetryOptions & { rounds: number }): void {
+export function printRetryTable(w: RetryWorkload, rows: WorkloadRow<RetryMedians>[], o: RetryOptions & { rounds: number }): void {
   const r = o.retryRounds;
   console.log(`\n${w.name}: medians of ${o.rounds} rounds; ${o.retryMessages.toLocaleString('en-US')} messages of ${w.bodySize} B, each rejected ${r} times (${WORK_QUEUE} -> ${WAIT_QUEUE}, TTL ${TTL_MS} ms -> ${WORK_QUEUE}) and acked on`);
   console.log(`delivery ${r + 1}; amqplib consumer, prefetch ${PREFETCH}; time: first publish to last ack (at least ${((r * TTL_MS) / 1000).toFixed(0)} s of TTL); retry latency: reject to redelivery;`);
