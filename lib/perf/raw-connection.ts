@@ -14,8 +14,8 @@
  * delivery-tag and multiple bit of each basic.ack / basic.nack (publisher
  * confirms); ackFrames() pre-encodes the basic.ack frames a consumer sends.
  *
- * Used by bin/warren-perf (lib/perf/), bench/messaging.ts (control connection in the main thread) and by
- * bench/lib/messaging-worker.ts (producers and consumers in worker threads).
+ * Used by bin/warren-perf (lib/perf/), and by bench/messaging.ts for its control
+ * connections (its producers and consumers are lib/perf's, run by bench/lib/messaging-harness.ts).
  */
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
